@@ -1,0 +1,184 @@
+//! Kafka client settings, topic names and topic creation.
+//!
+//! alpr never relies on broker auto-creation: each component calls [`ensure_topics`] at start,
+//! which creates missing topics with their cleanup policy and leaves existing ones alone.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
+use serde::{Deserialize, Serialize};
+
+/// How components reach Kafka and how they create topics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSettings {
+    /// Comma-separated `host:port` list.
+    pub bootstrap_servers: String,
+    /// Prefix put before every topic name, so several deployments or tests can share a cluster.
+    pub topic_prefix: String,
+    /// Partitions of topics this project creates. Reads are spread by plate, so this bounds how
+    /// many matcher instances can share the work.
+    pub partitions: i32,
+    /// Replication factor of topics this project creates; 3 on a production cluster.
+    pub replication_factor: i32,
+    /// How long `alpr.alerts.v1` keeps alerts, in milliseconds.
+    pub alerts_retention_ms: i64,
+    /// How long `alpr.reads.raw` keeps vendor payloads, in milliseconds.
+    pub raw_retention_ms: i64,
+    /// Extra librdkafka settings passed to every client, such as `security.protocol`,
+    /// `sasl.mechanism` or `ssl.ca.location`.
+    pub client: BTreeMap<String, String>,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        Self {
+            bootstrap_servers: "127.0.0.1:9092".into(),
+            topic_prefix: String::new(),
+            partitions: 6,
+            replication_factor: 1,
+            alerts_retention_ms: 7 * 24 * 3600 * 1000,
+            raw_retention_ms: 24 * 3600 * 1000,
+            client: BTreeMap::new(),
+        }
+    }
+}
+
+impl KafkaSettings {
+    /// Returns a client configuration with the bootstrap servers and the extra settings.
+    pub fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.bootstrap_servers);
+        for (key, value) in &self.client {
+            config.set(key, value);
+        }
+        config
+    }
+
+    pub fn topics(&self) -> TopicNames {
+        TopicNames::with_prefix(&self.topic_prefix)
+    }
+}
+
+/// Full names of alpr's topics, prefix included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicNames {
+    /// Vendor payloads and third-party producers' reads, before validation.
+    pub reads_raw: String,
+    /// Validated reads keyed by read id; compacted, so tombstones delete reads.
+    pub reads: String,
+    /// Rejected input with the reason in a header.
+    pub reads_dlq: String,
+    /// Hotlist entries keyed by entry id; compacted.
+    pub hotlist: String,
+    /// Alerts for dispatch, keyed by normalised plate.
+    pub alerts: String,
+    /// Evidence holds keyed by hold id; compacted.
+    pub holds: String,
+    /// Audit events, kept long.
+    pub audit: String,
+}
+
+impl TopicNames {
+    pub fn with_prefix(prefix: &str) -> Self {
+        let name = |base: &str| format!("{prefix}{base}");
+        Self {
+            reads_raw: name("alpr.reads.raw"),
+            reads: name("alpr.reads.v1"),
+            reads_dlq: name("alpr.reads.dlq"),
+            hotlist: name("alpr.hotlist.v1"),
+            alerts: name("alpr.alerts.v1"),
+            holds: name("alpr.holds.v1"),
+            audit: name("alpr.audit.v1"),
+        }
+    }
+}
+
+/// A topic as this project creates it.
+#[derive(Debug, Clone)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: i32,
+    pub configs: Vec<(&'static str, String)>,
+}
+
+/// Returns every topic of the project with its configuration.
+pub fn topic_specs(settings: &KafkaSettings) -> Vec<TopicSpec> {
+    let topics = settings.topics();
+    let spec = |name: &str, configs: Vec<(&'static str, String)>| TopicSpec {
+        name: name.to_string(),
+        partitions: settings.partitions,
+        configs,
+    };
+    let compact = || vec![("cleanup.policy", "compact".to_string())];
+    let delete_after =
+        |ms: i64| vec![("cleanup.policy", "delete".to_string()), ("retention.ms", ms.to_string())];
+    vec![
+        spec(&topics.reads_raw, delete_after(settings.raw_retention_ms)),
+        spec(&topics.reads, compact()),
+        spec(&topics.reads_dlq, delete_after(14 * 24 * 3600 * 1000)),
+        spec(&topics.hotlist, compact()),
+        spec(&topics.alerts, delete_after(settings.alerts_retention_ms)),
+        spec(&topics.holds, compact()),
+        // Audit events are the record of who looked at what; they are never deleted by age.
+        spec(&topics.audit, delete_after(-1)),
+    ]
+}
+
+/// Creates every missing topic of the project; existing topics keep their configuration.
+pub async fn ensure_topics(settings: &KafkaSettings) -> Result<(), KafkaError> {
+    let admin: AdminClient<DefaultClientContext> = settings.client_config().create()?;
+    let specs = topic_specs(settings);
+    let new_topics: Vec<NewTopic<'_>> = specs
+        .iter()
+        .map(|spec| {
+            let mut topic = NewTopic::new(
+                &spec.name,
+                spec.partitions,
+                TopicReplication::Fixed(settings.replication_factor),
+            );
+            for (key, value) in &spec.configs {
+                topic = topic.set(key, value);
+            }
+            topic
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    for result in admin.create_topics(&new_topics, &options).await? {
+        match result {
+            Ok(topic) => tracing::info!(%topic, "topic created"),
+            Err((topic, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                tracing::debug!(%topic, "topic exists")
+            }
+            Err((topic, code)) => {
+                tracing::error!(%topic, error = %code, "cannot create topic");
+                return Err(KafkaError::AdminOp(code));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Returns the number of partitions of `topic`, asking the broker. Blocks the calling thread,
+/// so async callers run it in `spawn_blocking`.
+pub fn partition_count(
+    client: &rdkafka::client::Client<impl rdkafka::client::ClientContext>,
+    topic: &str,
+) -> Result<i32, KafkaError> {
+    let metadata = client.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let count = metadata
+        .topics()
+        .iter()
+        .find(|entry| entry.name() == topic)
+        .map(|entry| entry.partitions().len() as i32)
+        .unwrap_or(0);
+    if count == 0 {
+        return Err(KafkaError::MetadataFetch(RDKafkaErrorCode::UnknownTopicOrPartition));
+    }
+    Ok(count)
+}

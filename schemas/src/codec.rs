@@ -1,0 +1,169 @@
+//! Avro single-object encoding of alpr's records.
+//!
+//! Every record on a topic starts with the two marker bytes `C3 01` and the 8-byte little-endian
+//! CRC-64-AVRO (Rabin) fingerprint of the schema that wrote it, as the Avro specification's
+//! "single-object encoding" defines. A reader looks the fingerprint up among the current and the
+//! historical schemas of the record type and resolves the datum to the current schema, so records
+//! written by an older producer stay readable after a field is added.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use apache_avro::rabin::Rabin;
+use apache_avro::Schema;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::records::{Alert, AuditEvent, CameraRead, EvidenceHold, HotlistEntry};
+
+const SINGLE_OBJECT_MARKER: [u8; 2] = [0xC3, 0x01];
+const HEADER_LEN: usize = 10;
+
+/// Errors of encoding and decoding. None of them goes away on retry: the bytes or the record
+/// are wrong, so a consumer sends such a record to its dead-letter path.
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("record is not Avro single-object encoded: {0}")]
+    NotSingleObject(&'static str),
+    #[error("no known {record} schema has fingerprint {fingerprint}")]
+    UnknownSchema {
+        record: &'static str,
+        fingerprint: String,
+    },
+    #[error("invalid {record} record: {source}")]
+    Avro {
+        record: &'static str,
+        #[source]
+        source: Box<apache_avro::Error>,
+    },
+}
+
+/// The schemas one record type can be written with: the current one, which every writer uses,
+/// and the historical ones that readers still accept.
+pub struct RecordSchemas {
+    record: &'static str,
+    current: Schema,
+    current_fingerprint: [u8; 8],
+    writers: HashMap<[u8; 8], Schema>,
+}
+
+impl RecordSchemas {
+    /// Parses the current schema and its predecessors.
+    ///
+    /// # Panics
+    /// Panics when a schema text does not parse. The texts are compiled into the binary and
+    /// checked by this crate's tests, so a panic here means a broken build, not bad input.
+    fn parse(record: &'static str, current: &str, history: &[&str]) -> Self {
+        let parse = |text: &str| {
+            Schema::parse_str(text)
+                .unwrap_or_else(|err| panic!("compiled-in {record} schema is invalid: {err}"))
+        };
+        let current = parse(current);
+        let current_fingerprint = fingerprint_of(&current);
+        let mut writers = HashMap::new();
+        for text in history {
+            let schema = parse(text);
+            writers.insert(fingerprint_of(&schema), schema);
+        }
+        writers.insert(current_fingerprint, current.clone());
+        Self {
+            record,
+            current,
+            current_fingerprint,
+            writers,
+        }
+    }
+
+    /// The schema every writer uses now.
+    pub fn current(&self) -> &Schema {
+        &self.current
+    }
+
+    /// Number of schema versions a reader accepts, the current one included.
+    pub fn known_versions(&self) -> usize {
+        self.writers.len()
+    }
+}
+
+/// Returns the 8-byte Rabin fingerprint of a schema's canonical form, little-endian.
+pub fn fingerprint_of(schema: &Schema) -> [u8; 8] {
+    let bytes = schema.fingerprint::<Rabin>().bytes;
+    let mut fingerprint = [0u8; 8];
+    fingerprint.copy_from_slice(&bytes[..8]);
+    fingerprint
+}
+
+/// A record type with Avro schemas compiled into the binary.
+pub trait AvroRecord: Serialize + DeserializeOwned {
+    fn schemas() -> &'static RecordSchemas;
+}
+
+macro_rules! avro_record {
+    ($type:ty, $name:literal, $current:literal $(, $history:literal)*) => {
+        impl AvroRecord for $type {
+            fn schemas() -> &'static RecordSchemas {
+                static SCHEMAS: LazyLock<RecordSchemas> = LazyLock::new(|| {
+                    RecordSchemas::parse(
+                        $name,
+                        include_str!(concat!("../", $current)),
+                        &[$(include_str!(concat!("../", $history))),*],
+                    )
+                });
+                &SCHEMAS
+            }
+        }
+    };
+}
+
+avro_record!(CameraRead, "CameraRead", "camera_read.avsc", "history/camera_read.v1.avsc");
+avro_record!(HotlistEntry, "HotlistEntry", "hotlist_entry.avsc");
+avro_record!(Alert, "Alert", "alert.avsc");
+avro_record!(EvidenceHold, "EvidenceHold", "evidence_hold.avsc");
+avro_record!(AuditEvent, "AuditEvent", "audit_event.avsc");
+
+/// Encodes a record with its current schema, framed for single-object decoding.
+pub fn encode<R: AvroRecord>(record: &R) -> Result<Vec<u8>, CodecError> {
+    let schemas = R::schemas();
+    let avro_error = |source| CodecError::Avro {
+        record: schemas.record,
+        source: Box::new(source),
+    };
+    let value = apache_avro::to_value(record).map_err(avro_error)?;
+    let datum = apache_avro::to_avro_datum(&schemas.current, value).map_err(avro_error)?;
+
+    let mut framed = Vec::with_capacity(HEADER_LEN + datum.len());
+    framed.extend_from_slice(&SINGLE_OBJECT_MARKER);
+    framed.extend_from_slice(&schemas.current_fingerprint);
+    framed.extend_from_slice(&datum);
+    Ok(framed)
+}
+
+/// Decodes a single-object encoded record written with the current or any historical schema.
+pub fn decode<R: AvroRecord>(bytes: &[u8]) -> Result<R, CodecError> {
+    let schemas = R::schemas();
+    if bytes.len() < HEADER_LEN {
+        return Err(CodecError::NotSingleObject("shorter than the 10-byte header"));
+    }
+    if bytes[..2] != SINGLE_OBJECT_MARKER {
+        return Err(CodecError::NotSingleObject("missing the C3 01 marker"));
+    }
+    let mut fingerprint = [0u8; 8];
+    fingerprint.copy_from_slice(&bytes[2..HEADER_LEN]);
+    let writer = schemas
+        .writers
+        .get(&fingerprint)
+        .ok_or_else(|| CodecError::UnknownSchema {
+            record: schemas.record,
+            fingerprint: fingerprint.iter().map(|b| format!("{b:02x}")).collect(),
+        })?;
+
+    let avro_error = |source| CodecError::Avro {
+        record: schemas.record,
+        source: Box::new(source),
+    };
+    let reader_schema = (fingerprint != schemas.current_fingerprint).then_some(&schemas.current);
+    let mut datum = &bytes[HEADER_LEN..];
+    let value =
+        apache_avro::from_avro_datum(writer, &mut datum, reader_schema).map_err(avro_error)?;
+    apache_avro::from_value(&value).map_err(avro_error)
+}

@@ -1,0 +1,29 @@
+//! Records that travel on alpr's Kafka topics, their Avro schemas and their wire framing.
+//!
+//! The `.avsc` files in this crate's folder are the authority on every field. The Rust types in
+//! [`records`] mirror them one to one, and [`codec`] frames each record with Avro single-object
+//! encoding so that a reader can tell which schema version wrote it. Older schema versions live
+//! under `history/` and stay readable: their records are resolved to the current schema, with new
+//! fields taking their defaults.
+
+pub mod codec;
+pub mod plate;
+pub mod records;
+
+pub use codec::{decode, encode, AvroRecord, CodecError};
+pub use records::{
+    Alert, AlertEntry, AuditAction, AuditEvent, CameraRead, EvidenceHold, HotlistEntry,
+    HotlistReason, Location, MatchDetail, MatchKind, MatchPolicy, PlateRead, VehicleAttribute,
+    VehicleDescription, VehicleRead,
+};
+
+/// Converts a UTC time to the microseconds since the Unix epoch that every timestamp field holds.
+pub fn to_micros(time: chrono::DateTime<chrono::Utc>) -> i64 {
+    time.timestamp_micros()
+}
+
+/// Converts microseconds since the Unix epoch back to a UTC time. Values outside chrono's range,
+/// which no valid record holds, become the epoch itself.
+pub fn from_micros(micros: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}

@@ -1,0 +1,224 @@
+//! Rust mirrors of the `.avsc` schemas. Field names and order follow the schema files exactly,
+//! because the Avro serde bridge matches fields by name. Every timestamp is microseconds since the
+//! Unix epoch, UTC, as the schemas' `timestamp-micros` logical type defines it.
+
+use serde::{Deserialize, Serialize};
+
+/// One plate read by one camera: the value of `alpr.reads.v1`, keyed by `read_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CameraRead {
+    pub read_id: String,
+    pub camera_id: String,
+    /// Organisation that owns the camera, which decides who may see the read.
+    pub organisation_id: String,
+    pub captured_at: i64,
+    pub received_at: i64,
+    /// `None` when the reader recorded no position.
+    pub location: Option<Location>,
+    pub plate: PlateRead,
+    pub vehicle: VehicleRead,
+    /// Where the rear-of-vehicle image is stored; the bytes never travel in the read.
+    pub image_ref: Option<String>,
+    /// Adapter that produced the read, such as `http-json` or `replay-spd`.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    /// WGS84 degrees, -90 to 90.
+    pub latitude: f64,
+    /// WGS84 degrees, -180 to 180.
+    pub longitude: f64,
+    /// Degrees clockwise from north, 0 to 360.
+    pub heading: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlateRead {
+    /// False when the camera saw a vehicle but no plate; `text` is then empty.
+    pub present: bool,
+    /// Plate text exactly as the camera sent it, kept for investigators.
+    pub text: String,
+    /// Upper-case A–Z and 0–9, with `?` for each unreadable character.
+    pub normalised: String,
+    /// ISO 3166-2 code such as `US-CA`.
+    pub region: Option<String>,
+    /// Recogniser confidence, 0 to 1.
+    pub confidence: Option<f32>,
+    /// Zero-based positions of `?` in `normalised`.
+    pub unreadable_positions: Vec<i32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VehicleRead {
+    pub make: Option<VehicleAttribute>,
+    pub model: Option<VehicleAttribute>,
+    #[serde(rename = "type")]
+    pub vehicle_type: Option<VehicleAttribute>,
+    pub colour: Option<VehicleAttribute>,
+}
+
+/// A recognised vehicle attribute with the recogniser's confidence (0 to 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VehicleAttribute {
+    pub value: String,
+    pub confidence: Option<f32>,
+}
+
+/// One plate on a stolen or wanted list: the value of `alpr.hotlist.v1`, keyed by `entry_id`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HotlistEntry {
+    pub entry_id: String,
+    /// List name, such as `NCIC`, a state list or an agency's own.
+    pub list: String,
+    /// Agency that owns the entry and receives its alerts.
+    pub agency_id: String,
+    /// Normalised plate; `?` stands for one unknown character and `*` for any run.
+    pub plate: String,
+    pub region: Option<String>,
+    pub reason: HotlistReason,
+    /// 1 is the most urgent, 5 the least.
+    pub priority: i32,
+    pub match_policy: MatchPolicy,
+    pub vehicle: VehicleDescription,
+    pub case_number: Option<String>,
+    /// Record id in the file the entry was imported from.
+    pub source_record_id: Option<String>,
+    pub valid_from: i64,
+    /// `None` for an entry that stays until it is removed.
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HotlistReason {
+    StolenVehicle,
+    StolenPlate,
+    WantedPerson,
+    MissingPerson,
+    AmberAlert,
+    FelonyVehicle,
+    BeOnTheLookout,
+    Other,
+}
+
+impl HotlistReason {
+    /// Returns the Avro symbol, which is also the form used in CSV files and alerts.
+    pub fn as_symbol(self) -> &'static str {
+        match self {
+            Self::StolenVehicle => "STOLEN_VEHICLE",
+            Self::StolenPlate => "STOLEN_PLATE",
+            Self::WantedPerson => "WANTED_PERSON",
+            Self::MissingPerson => "MISSING_PERSON",
+            Self::AmberAlert => "AMBER_ALERT",
+            Self::FelonyVehicle => "FELONY_VEHICLE",
+            Self::BeOnTheLookout => "BE_ON_THE_LOOKOUT",
+            Self::Other => "OTHER",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MatchPolicy {
+    Exact,
+    OcrTolerant,
+}
+
+/// Vehicle description of a hotlist entry, as the source list gives it (often NCIC codes).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VehicleDescription {
+    pub year: Option<String>,
+    pub make: Option<String>,
+    pub model: Option<String>,
+    pub style: Option<String>,
+    pub colour: Option<String>,
+}
+
+/// A read that matched a hotlist entry: the value of `alpr.alerts.v1`, keyed by normalised plate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// UUIDv5 of read id and entry id, so the same match always carries the same id.
+    pub alert_id: String,
+    pub read: CameraRead,
+    pub entry: AlertEntry,
+    #[serde(rename = "match")]
+    pub match_detail: MatchDetail,
+    /// Agency whose dispatch receives the alert.
+    pub recipient_agency_id: String,
+    pub emitted_at: i64,
+}
+
+/// The hotlist entry that matched, copied at match time so the alert stands on its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertEntry {
+    pub entry_id: String,
+    pub list: String,
+    pub agency_id: String,
+    pub plate: String,
+    pub region: Option<String>,
+    /// [`HotlistReason`] symbol, such as `STOLEN_VEHICLE`.
+    pub reason: String,
+    pub priority: i32,
+    pub case_number: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchDetail {
+    pub kind: MatchKind,
+    pub read_plate: String,
+    pub entry_plate: String,
+    /// False when the read had no region, so the entry's region could not be checked.
+    pub region_confirmed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MatchKind {
+    Exact,
+    OcrVariant,
+    Partial,
+    Wildcard,
+}
+
+/// Keeps reads past their retention period for a case: the value of `alpr.holds.v1`, keyed by
+/// `hold_id`; a tombstone releases the hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceHold {
+    pub hold_id: String,
+    pub case_number: String,
+    pub read_ids: Vec<String>,
+    pub placed_by: String,
+    pub placed_at: i64,
+    pub reason: String,
+    pub review_at: Option<i64>,
+}
+
+/// One access to or change of data: the value of `alpr.audit.v1`. `hash` covers `previous_hash`
+/// and every other field, so removing an event breaks the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub event_id: String,
+    pub actor: String,
+    pub organisation_id: String,
+    pub occurred_at: i64,
+    pub action: AuditAction,
+    pub case_number: Option<String>,
+    pub purpose: Option<String>,
+    /// The request as JSON.
+    pub query: Option<String>,
+    pub result_count: Option<i64>,
+    pub previous_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuditAction {
+    Search,
+    Export,
+    HoldPlaced,
+    HoldReleased,
+    HotlistChange,
+    Other,
+}

@@ -1,0 +1,220 @@
+//! Round trips of every record type through the single-object codec, and reads of records
+//! written with an older schema version.
+
+use alpr_schemas::codec::{fingerprint_of, AvroRecord};
+use alpr_schemas::*;
+use apache_avro::Schema;
+
+fn sample_read() -> CameraRead {
+    CameraRead {
+        read_id: "0190f5a2-8c1e-7d3a-9b4e-2f6a1c3d5e7f".into(),
+        camera_id: "cam-17".into(),
+        organisation_id: "spd".into(),
+        captured_at: 1_633_100_000_123_456,
+        received_at: 1_633_100_000_223_456,
+        location: Some(Location {
+            latitude: 47.6062,
+            longitude: -122.3321,
+            heading: Some(270.0),
+        }),
+        plate: PlateRead {
+            present: true,
+            text: "7abc-1?3".into(),
+            normalised: "7ABC1?3".into(),
+            region: Some("US-WA".into()),
+            confidence: Some(0.875),
+            unreadable_positions: vec![5],
+        },
+        vehicle: VehicleRead {
+            make: Some(VehicleAttribute {
+                value: "Toyota".into(),
+                confidence: Some(0.5),
+            }),
+            model: None,
+            vehicle_type: Some(VehicleAttribute {
+                value: "sedan".into(),
+                confidence: None,
+            }),
+            colour: None,
+        },
+        image_ref: Some("images/2021/10/01/abc.jpg".into()),
+        source: "http-json".into(),
+    }
+}
+
+fn sample_entry() -> HotlistEntry {
+    HotlistEntry {
+        entry_id: "4a1f1c52-53f4-5b8e-8d0c-0e3f2a1b9c7d".into(),
+        list: "NCIC".into(),
+        agency_id: "wsp".into(),
+        plate: "7AB*12".into(),
+        region: None,
+        reason: HotlistReason::StolenVehicle,
+        priority: 1,
+        match_policy: MatchPolicy::OcrTolerant,
+        vehicle: VehicleDescription {
+            year: Some("2014".into()),
+            make: Some("TOYT".into()),
+            ..Default::default()
+        },
+        case_number: Some("21-000123".into()),
+        source_record_id: Some("V123456789".into()),
+        valid_from: 1_600_000_000_000_000,
+        expires_at: Some(1_700_000_000_000_000),
+    }
+}
+
+#[test]
+fn camera_read_round_trips() {
+    let read = sample_read();
+    let bytes = encode(&read).expect("encode");
+    assert_eq!(decode::<CameraRead>(&bytes).expect("decode"), read);
+}
+
+#[test]
+fn camera_read_without_optionals_round_trips() {
+    let mut read = sample_read();
+    read.location = None;
+    read.plate.region = None;
+    read.plate.confidence = None;
+    read.vehicle = VehicleRead::default();
+    read.image_ref = None;
+    let bytes = encode(&read).expect("encode");
+    assert_eq!(decode::<CameraRead>(&bytes).expect("decode"), read);
+}
+
+#[test]
+fn hotlist_entry_round_trips() {
+    let entry = sample_entry();
+    let bytes = encode(&entry).expect("encode");
+    assert_eq!(decode::<HotlistEntry>(&bytes).expect("decode"), entry);
+}
+
+#[test]
+fn alert_round_trips() {
+    let alert = Alert {
+        alert_id: "9d3c2b1a-0f1e-5d2c-8b3a-4f5e6d7c8b9a".into(),
+        read: sample_read(),
+        entry: AlertEntry {
+            entry_id: sample_entry().entry_id,
+            list: "NCIC".into(),
+            agency_id: "wsp".into(),
+            plate: "7ABC1?3".into(),
+            region: Some("US-WA".into()),
+            reason: HotlistReason::StolenPlate.as_symbol().into(),
+            priority: 2,
+            case_number: None,
+        },
+        match_detail: MatchDetail {
+            kind: MatchKind::Exact,
+            read_plate: "7ABC1?3".into(),
+            entry_plate: "7ABC1?3".into(),
+            region_confirmed: true,
+        },
+        recipient_agency_id: "wsp".into(),
+        emitted_at: 1_633_100_000_323_456,
+    };
+    let bytes = encode(&alert).expect("encode");
+    assert_eq!(decode::<Alert>(&bytes).expect("decode"), alert);
+}
+
+#[test]
+fn evidence_hold_round_trips() {
+    let hold = EvidenceHold {
+        hold_id: "5b0c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d".into(),
+        case_number: "21-000123".into(),
+        read_ids: vec![sample_read().read_id, "0190f5a2-8c1e-7d3a-9b4e-2f6a1c3d5e80".into()],
+        placed_by: "det-jones".into(),
+        placed_at: 1_633_200_000_000_000,
+        reason: "homicide investigation".into(),
+        review_at: None,
+    };
+    let bytes = encode(&hold).expect("encode");
+    assert_eq!(decode::<EvidenceHold>(&bytes).expect("decode"), hold);
+}
+
+#[test]
+fn audit_event_round_trips() {
+    let event = AuditEvent {
+        event_id: "6c1d2e3f-4051-4b6c-9d7e-8f9a0b1c2d3e".into(),
+        actor: "det-jones".into(),
+        organisation_id: "spd".into(),
+        occurred_at: 1_633_300_000_000_000,
+        action: AuditAction::Search,
+        case_number: Some("21-000123".into()),
+        purpose: Some("homicide".into()),
+        query: Some(r#"{"plate":"7AB*"}"#.into()),
+        result_count: Some(12),
+        previous_hash: String::new(),
+        hash: "ab".repeat(32),
+    };
+    let bytes = encode(&event).expect("encode");
+    assert_eq!(decode::<AuditEvent>(&bytes).expect("decode"), event);
+}
+
+/// A producer still on version 1 of CameraRead wrote this record; the current reader fills the
+/// fields added in version 2 with their defaults.
+#[test]
+fn camera_read_v1_record_decodes_with_defaults() {
+    let v1_schema = Schema::parse_str(include_str!("../history/camera_read.v1.avsc")).unwrap();
+    let read = sample_read();
+    let mut value = apache_avro::to_value(&read).unwrap();
+    if let apache_avro::types::Value::Record(fields) = &mut value {
+        fields.retain(|(name, _)| name != "image_ref" && name != "source");
+    }
+    let datum = apache_avro::to_avro_datum(&v1_schema, value).expect("encode with v1");
+    let mut framed = vec![0xC3, 0x01];
+    framed.extend_from_slice(&fingerprint_of(&v1_schema));
+    framed.extend_from_slice(&datum);
+
+    let decoded = decode::<CameraRead>(&framed).expect("decode v1 record");
+    assert_eq!(decoded.image_ref, None);
+    assert_eq!(decoded.source, "unknown");
+    assert_eq!(decoded.plate, read.plate);
+    assert_eq!(decoded.captured_at, read.captured_at);
+    assert_eq!(CameraRead::schemas().known_versions(), 2);
+}
+
+#[test]
+fn unknown_fingerprint_is_rejected() {
+    let mut bytes = encode(&sample_read()).unwrap();
+    bytes[2] ^= 0xFF;
+    let error = decode::<CameraRead>(&bytes).unwrap_err();
+    assert!(matches!(error, CodecError::UnknownSchema { .. }), "{error}");
+}
+
+#[test]
+fn missing_marker_is_rejected() {
+    let error = decode::<CameraRead>(b"{\"plate\":\"7ABC123\"}").unwrap_err();
+    assert!(matches!(error, CodecError::NotSingleObject(_)), "{error}");
+}
+
+#[test]
+fn truncated_datum_is_rejected() {
+    let bytes = encode(&sample_read()).unwrap();
+    let error = decode::<CameraRead>(&bytes[..bytes.len() / 2]).unwrap_err();
+    assert!(matches!(error, CodecError::Avro { .. }), "{error}");
+}
+
+/// The fingerprint of the primitive schema "null" is a test vector of the Avro specification.
+#[test]
+fn fingerprint_matches_avro_specification() {
+    let schema = Schema::parse_str(r#""null""#).unwrap();
+    assert_eq!(fingerprint_of(&schema), 7_195_948_357_588_979_594_i64.to_le_bytes());
+}
+
+/// Alert embeds CameraRead; the copy inside alert.avsc must not drift from camera_read.avsc.
+#[test]
+fn alert_embeds_current_camera_read_schema() {
+    let alert: serde_json::Value =
+        serde_json::from_str(include_str!("../alert.avsc")).unwrap();
+    let read: serde_json::Value =
+        serde_json::from_str(include_str!("../camera_read.avsc")).unwrap();
+    let embedded = alert["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|field| field["name"] == "read")
+        .expect("alert has a read field");
+    assert_eq!(embedded["type"], read);
+}

@@ -1,0 +1,299 @@
+//! `POST /v1/reads`: one JSON read (`application/json`) or a batch of newline-delimited JSON
+//! reads (`application/x-ndjson`). The answer is 202 only after the broker acknowledged every
+//! accepted read; in a batch, good lines are accepted and each bad line is reported by number.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::json;
+
+use alpr_schemas::CameraRead;
+
+use crate::auth::{bearer_token, Access};
+use crate::metrics::{PATH_HTTP, PUBLISH_SECONDS, READS_ACCEPTED, READS_REJECTED};
+use crate::publisher::PublishError;
+use crate::submission::parse_submission;
+use crate::validate::{validate_submission, RejectReason, Rejection};
+use crate::IngestState;
+
+/// Source recorded on reads that arrive over HTTP in alpr's own JSON form.
+pub const HTTP_SOURCE: &str = "http-json";
+
+pub fn router(state: Arc<IngestState>) -> Router {
+    Router::new()
+        .route("/v1/reads", post(post_reads))
+        // The handler enforces its own limit so that the 413 answer names it.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+enum BodyKind {
+    Single,
+    Batch,
+}
+
+fn body_kind(headers: &HeaderMap) -> Result<BodyKind, Rejection> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match media_type.as_str() {
+        "application/json" => Ok(BodyKind::Single),
+        "application/x-ndjson" | "application/jsonl" | "application/json-seq" => Ok(BodyKind::Batch),
+        _ => Err(Rejection::new(
+            RejectReason::UnsupportedMediaType,
+            "content-type",
+            format!(
+                "{content_type:?} is not supported; send application/json for one read or application/x-ndjson for a batch"
+            ),
+        )),
+    }
+}
+
+async fn post_reads(State(state): State<Arc<IngestState>>, headers: HeaderMap, body: Body) -> Response {
+    let kind = match body_kind(&headers) {
+        Ok(kind) => kind,
+        Err(rejection) => return reject(rejection),
+    };
+    let token = bearer_token(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()));
+    if !state.tokens.is_known(token) {
+        return reject(Rejection::new(
+            RejectReason::Unauthenticated,
+            "authorization",
+            "missing or unknown bearer token",
+        ));
+    }
+    let bytes = match read_body(&headers, body, state.settings.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(rejection) => return reject(rejection),
+    };
+    match kind {
+        BodyKind::Single => accept_single(&state, token, &bytes).await,
+        BodyKind::Batch => accept_batch(&state, token, &bytes).await,
+    }
+}
+
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<bytes::Bytes, Rejection> {
+    let too_large = || {
+        Rejection::new(
+            RejectReason::TooLarge,
+            "body",
+            format!("larger than the limit of {limit} bytes; split the batch"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        discard_body(body).await;
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|_| too_large())
+}
+
+/// Reads and drops a rejected body, up to a bound, before answering. A server that answers
+/// while the client is still sending closes the connection with unread data, and the client's
+/// TCP stack then often loses the answer to the reset; draining lets the client read its 413.
+async fn discard_body(body: Body) {
+    const MAX_DISCARDED_BYTES: usize = 64 * 1024 * 1024;
+    const MAX_DISCARD_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+    let drained = tokio::time::timeout(MAX_DISCARD_TIME, async {
+        use http_body_util::BodyExt;
+        let mut body = body;
+        let mut discarded = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            discarded += frame.data_ref().map_or(0, |data| data.len());
+            if discarded > MAX_DISCARDED_BYTES {
+                break;
+            }
+        }
+    });
+    let _ = drained.await;
+}
+
+/// Checks the camera against the token and validates the read.
+fn admit(state: &IngestState, token: Option<&str>, bytes: &[u8]) -> Result<CameraRead, Rejection> {
+    let submission = parse_submission(bytes)?;
+    let camera_id = submission.camera_id.clone().unwrap_or_default();
+    let organisation = match state.tokens.check(token, camera_id.trim()) {
+        Access::Granted { organisation } => organisation.to_string(),
+        Access::Unauthenticated => {
+            return Err(Rejection::new(
+                RejectReason::Unauthenticated,
+                "authorization",
+                "missing or unknown bearer token",
+            ))
+        }
+        Access::Forbidden if camera_id.trim().is_empty() => {
+            return Err(Rejection::new(RejectReason::MissingField, "camera_id", "missing"))
+        }
+        Access::Forbidden => {
+            return Err(Rejection::new(
+                RejectReason::Forbidden,
+                "camera_id",
+                format!("the token does not own camera {:?}", camera_id.trim()),
+            ))
+        }
+    };
+    validate_submission(
+        submission,
+        &organisation,
+        HTTP_SOURCE,
+        (state.clock)(),
+        state.validation_limits(),
+    )
+}
+
+async fn accept_single(state: &IngestState, token: Option<&str>, bytes: &[u8]) -> Response {
+    let read = match admit(state, token, bytes) {
+        Ok(read) => read,
+        Err(rejection) => return reject(rejection),
+    };
+    let started = Instant::now();
+    let result = state.publisher.publish(&read).await;
+    PUBLISH_SECONDS.observe(started.elapsed().as_secs_f64());
+    match result {
+        Ok(()) => {
+            READS_ACCEPTED.with_label_values(&[PATH_HTTP]).inc();
+            (StatusCode::ACCEPTED, Json(json!({ "read_id": read.read_id }))).into_response()
+        }
+        Err(error) => reject(publish_rejection(&error)),
+    }
+}
+
+/// One rejected line of a batch, numbered from 1.
+#[derive(Debug, Serialize)]
+struct LineRejection {
+    line: usize,
+    status: u16,
+    reason: RejectReason,
+    field: String,
+    error: String,
+}
+
+impl LineRejection {
+    fn new(line: usize, rejection: Rejection) -> Self {
+        Self {
+            line,
+            status: rejection.reason.http_status(),
+            reason: rejection.reason,
+            field: rejection.field,
+            error: rejection.message,
+        }
+    }
+}
+
+async fn accept_batch(state: &IngestState, token: Option<&str>, bytes: &[u8]) -> Response {
+    let mut admitted: Vec<(usize, CameraRead)> = Vec::new();
+    let mut rejected: Vec<LineRejection> = Vec::new();
+    let mut line_count = 0;
+    for (index, line) in bytes.split(|&byte| byte == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        line_count += 1;
+        if line_count > state.settings.max_batch_lines {
+            return reject(Rejection::new(
+                RejectReason::TooLarge,
+                "body",
+                format!("more than {} reads in one batch; split the batch", state.settings.max_batch_lines),
+            ));
+        }
+        match admit(state, token, line) {
+            Ok(read) => admitted.push((index + 1, read)),
+            Err(rejection) => rejected.push(LineRejection::new(index + 1, rejection)),
+        }
+    }
+    if line_count == 0 {
+        return reject(Rejection::malformed("body", "empty batch; send one JSON read per line"));
+    }
+
+    let reads: Vec<CameraRead> = admitted.iter().map(|(_, read)| read.clone()).collect();
+    let started = Instant::now();
+    let results = state.publisher.publish_all(&reads).await;
+    PUBLISH_SECONDS.observe(started.elapsed().as_secs_f64());
+
+    let mut read_ids = Vec::with_capacity(reads.len());
+    for ((line, read), result) in admitted.into_iter().zip(results) {
+        match result {
+            Ok(()) => read_ids.push(read.read_id),
+            Err(error) => rejected.push(LineRejection::new(line, publish_rejection(&error))),
+        }
+    }
+    rejected.sort_by_key(|rejection| rejection.line);
+    READS_ACCEPTED.with_label_values(&[PATH_HTTP]).inc_by(read_ids.len() as u64);
+    for rejection in &rejected {
+        READS_REJECTED
+            .with_label_values(&[PATH_HTTP, rejection.reason.as_label()])
+            .inc();
+    }
+
+    let status = if !read_ids.is_empty() {
+        StatusCode::ACCEPTED
+    } else if rejected.iter().any(|r| r.status == 503) {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::from_u16(rejected[0].status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
+    };
+    let body = json!({ "accepted": read_ids.len(), "read_ids": read_ids, "rejected": rejected });
+    let mut response = (status, Json(body)).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE || rejected.iter().any(|r| r.status == 503) {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+fn publish_rejection(error: &PublishError) -> Rejection {
+    match error {
+        PublishError::QueueFull => Rejection::new(
+            RejectReason::QueueFull,
+            "body",
+            "ingest is at capacity; retry after a second",
+        ),
+        other => {
+            tracing::warn!(error = %other, "read not acknowledged by the broker");
+            Rejection::new(
+                RejectReason::PublishFailed,
+                "body",
+                "the broker did not acknowledge the read; retry later",
+            )
+        }
+    }
+}
+
+/// Answers a whole request with one rejection, and counts it.
+fn reject(rejection: Rejection) -> Response {
+    READS_REJECTED
+        .with_label_values(&[PATH_HTTP, rejection.reason.as_label()])
+        .inc();
+    let status = StatusCode::from_u16(rejection.reason.http_status())
+        .unwrap_or(StatusCode::BAD_REQUEST);
+    let body = json!({
+        "error": rejection.to_string(),
+        "field": rejection.field,
+        "reason": rejection.reason,
+    });
+    let mut response = (status, Json(body)).into_response();
+    match rejection.reason {
+        RejectReason::Unauthenticated => {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        RejectReason::QueueFull | RejectReason::PublishFailed => {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        _ => {}
+    }
+    response
+}

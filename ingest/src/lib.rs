@@ -1,0 +1,156 @@
+//! Ingest: takes reads from cameras over HTTP and from the raw topic, validates and normalises
+//! them, and lands them durably on `alpr.reads.v1`.
+
+pub mod auth;
+pub mod http;
+pub mod metrics;
+pub mod publisher;
+pub mod raw_topic;
+pub mod submission;
+pub mod validate;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+
+use alpr_platform::{KafkaSettings, ShutdownToken};
+
+pub use auth::{CameraToken, TokenTable};
+pub use publisher::{PublishError, PublisherLimits, ReadPublisher};
+pub use submission::ReadSubmission;
+pub use validate::{validate_submission, RejectReason, Rejection, ValidationLimits};
+
+/// Settings of the ingest component.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestSettings {
+    /// Address of the camera-facing HTTP server.
+    pub listen: SocketAddr,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Most reads in one NDJSON batch.
+    pub max_batch_lines: usize,
+    /// How far `captured_at` may lie in the future, in seconds, for camera clocks that run ahead.
+    pub max_clock_skew_seconds: i64,
+    /// Reads waiting for broker acknowledgement before requests get 503.
+    pub producer_queue_max_messages: u32,
+    /// Whether to consume `alpr.reads.raw` as well as serving HTTP.
+    pub consume_raw_topic: bool,
+    /// Organisation of raw-topic records that carry no `alpr.organisation` header.
+    pub raw_default_organisation: Option<String>,
+    /// Camera credentials.
+    pub tokens: Vec<CameraToken>,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 5 * 1024 * 1024,
+            max_batch_lines: 10_000,
+            max_clock_skew_seconds: 300,
+            producer_queue_max_messages: 100_000,
+            consume_raw_topic: true,
+            raw_default_organisation: None,
+            tokens: Vec::new(),
+        }
+    }
+}
+
+/// Source of the current time; a parameter so tests can move the clock.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// What the HTTP handlers share.
+pub struct IngestState {
+    pub settings: IngestSettings,
+    pub tokens: TokenTable,
+    pub publisher: ReadPublisher,
+    pub clock: Clock,
+}
+
+impl IngestState {
+    pub fn validation_limits(&self) -> ValidationLimits {
+        ValidationLimits {
+            max_clock_skew: chrono::Duration::seconds(self.settings.max_clock_skew_seconds),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot bind ingest address {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("http server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Runs ingest until `shutdown`: the HTTP server on `listener` and, when enabled, the raw topic
+/// intake. In-flight requests finish before it returns, and the producer is flushed.
+pub async fn run(
+    settings: IngestSettings,
+    kafka: KafkaSettings,
+    listener: TcpListener,
+    clock: Clock,
+    shutdown: ShutdownToken,
+) -> Result<(), IngestError> {
+    alpr_platform::ensure_topics(&kafka).await?;
+    let publisher = ReadPublisher::connect(
+        &kafka,
+        PublisherLimits {
+            queue_max_messages: settings.producer_queue_max_messages,
+            ..PublisherLimits::default()
+        },
+    )
+    .await?;
+    let state = Arc::new(IngestState {
+        tokens: TokenTable::new(&settings.tokens),
+        publisher: publisher.clone(),
+        clock,
+        settings: settings.clone(),
+    });
+
+    let raw_intake = settings.consume_raw_topic.then(|| {
+        tokio::spawn(raw_topic::consume_raw_topic(
+            kafka.clone(),
+            publisher.clone(),
+            settings.raw_default_organisation.clone(),
+            state.validation_limits(),
+            shutdown.clone(),
+        ))
+    });
+
+    let address = listener.local_addr().map_err(IngestError::Serve)?;
+    tracing::info!(%address, tokens = settings.tokens.len(), "ingest listening");
+    axum::serve(listener, http::router(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await
+        .map_err(IngestError::Serve)?;
+
+    if let Some(task) = raw_intake {
+        match task.await {
+            Ok(result) => result?,
+            Err(error) => tracing::error!(%error, "raw topic intake task failed"),
+        }
+    }
+    let flushed = tokio::task::spawn_blocking(move || publisher.flush(std::time::Duration::from_secs(10))).await;
+    if !matches!(flushed, Ok(Ok(()))) {
+        tracing::warn!("producer not fully flushed at shutdown");
+    }
+    tracing::info!("ingest stopped");
+    Ok(())
+}
+
+/// Binds the camera-facing address, naming it in the error.
+pub async fn bind(address: SocketAddr) -> Result<TcpListener, IngestError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| IngestError::Bind { address, source })
+}

@@ -1,0 +1,47 @@
+//! Prometheus metrics of the ingest component, registered in the process-wide registry.
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    register_histogram, register_int_counter_vec, Histogram, IntCounterVec,
+};
+
+pub static READS_ACCEPTED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "alpr_ingest_reads_accepted_total",
+        "Reads acknowledged by the broker on the reads topic, by intake path",
+        &["path"]
+    )
+    .expect("metric registers once")
+});
+
+pub static READS_REJECTED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "alpr_ingest_reads_rejected_total",
+        "Reads not accepted, by intake path and reason",
+        &["path", "reason"]
+    )
+    .expect("metric registers once")
+});
+
+pub static DEAD_LETTERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "alpr_ingest_dead_letters_total",
+        "Raw-topic records sent to the dead-letter topic, by reason",
+        &["reason"]
+    )
+    .expect("metric registers once")
+});
+
+pub static PUBLISH_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
+    register_histogram!(
+        "alpr_ingest_publish_seconds",
+        "Time from handing a batch of reads to the producer until the broker acknowledged all of them",
+        vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]
+    )
+    .expect("metric registers once")
+});
+
+/// Intake path labels.
+pub const PATH_HTTP: &str = "http";
+pub const PATH_RAW_TOPIC: &str = "raw_topic";

@@ -1,0 +1,189 @@
+//! Intake from `alpr.reads.raw`, where third-party producers write reads in alpr's JSON form.
+//!
+//! Every record ends in exactly one place: valid reads on the reads topic, everything else on
+//! the dead-letter topic with the reason in headers. A record's offset is stored only after that
+//! write is acknowledged, so a crash re-reads records instead of losing them (at-least-once; the
+//! read id makes a re-published read collapse under compaction when the producer set an event
+//! id).
+
+use std::time::Duration;
+
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use alpr_platform::{KafkaSettings, ShutdownToken};
+
+use crate::metrics::{DEAD_LETTERS, PATH_RAW_TOPIC, READS_ACCEPTED, READS_REJECTED};
+use crate::publisher::{PublishError, ReadPublisher};
+use crate::submission::parse_submission;
+use crate::validate::{validate_submission, RejectReason, Rejection, ValidationLimits};
+
+/// Header a raw producer sets to name the organisation that owns the camera.
+pub const ORGANISATION_HEADER: &str = "alpr.organisation";
+/// Headers on dead-letter records.
+pub const REJECT_REASON_HEADER: &str = "alpr.reject.reason";
+pub const REJECT_FIELD_HEADER: &str = "alpr.reject.field";
+pub const REJECT_MESSAGE_HEADER: &str = "alpr.reject.message";
+/// Source recorded on reads that arrive through the raw topic.
+pub const RAW_SOURCE: &str = "raw-topic";
+
+/// Consumes the raw topic until `shutdown`, then commits the stored offsets.
+pub async fn consume_raw_topic(
+    settings: KafkaSettings,
+    publisher: ReadPublisher,
+    default_organisation: Option<String>,
+    limits: ValidationLimits,
+    shutdown: ShutdownToken,
+) -> Result<(), rdkafka::error::KafkaError> {
+    let topics = settings.topics();
+    let consumer: StreamConsumer = settings
+        .client_config()
+        .set("group.id", format!("{}alpr-ingest-raw", settings.topic_prefix))
+        .set("enable.auto.commit", "true")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()?;
+    consumer.subscribe(&[&topics.reads_raw])?;
+    let dead_letters: FutureProducer = settings
+        .client_config()
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .create()?;
+    tracing::info!(topic = %topics.reads_raw, "raw topic intake started");
+
+    loop {
+        let message = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            message = consumer.recv() => message,
+        };
+        let message = match message {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::warn!(%error, "raw topic consume error");
+                continue;
+            }
+        };
+        let outcome = admit_raw(&message, default_organisation.as_deref(), limits);
+        let delivered = match outcome {
+            Ok(read) => publish_with_retry(&publisher, &read, &shutdown).await.map(|()| {
+                READS_ACCEPTED.with_label_values(&[PATH_RAW_TOPIC]).inc();
+            }),
+            Err(rejection) => {
+                READS_REJECTED
+                    .with_label_values(&[PATH_RAW_TOPIC, rejection.reason.as_label()])
+                    .inc();
+                send_dead_letter(&dead_letters, &topics.reads_dlq, &message, &rejection).await
+            }
+        };
+        match delivered {
+            Ok(()) => consumer.store_offset_from_message(&message)?,
+            // Only shutdown interrupts a retry loop; the offset stays unstored and the record
+            // is read again by the next instance.
+            Err(()) => break,
+        }
+    }
+
+    if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
+        tracing::warn!(%error, "cannot commit raw topic offsets at shutdown");
+    }
+    tracing::info!("raw topic intake stopped");
+    Ok(())
+}
+
+fn admit_raw(
+    message: &BorrowedMessage<'_>,
+    default_organisation: Option<&str>,
+    limits: ValidationLimits,
+) -> Result<alpr_schemas::CameraRead, Rejection> {
+    let organisation = header_text(message, ORGANISATION_HEADER)
+        .or(default_organisation.map(str::to_string))
+        .ok_or_else(|| {
+            Rejection::new(
+                RejectReason::MissingField,
+                ORGANISATION_HEADER,
+                "missing header and no default organisation is configured",
+            )
+        })?;
+    let payload = message
+        .payload()
+        .ok_or_else(|| Rejection::malformed("body", "empty record"))?;
+    let submission = parse_submission(payload)?;
+    validate_submission(submission, &organisation, RAW_SOURCE, chrono::Utc::now(), limits)
+}
+
+fn header_text(message: &BorrowedMessage<'_>, name: &str) -> Option<String> {
+    let headers = message.headers()?;
+    headers
+        .iter()
+        .find(|header| header.key == name)
+        .and_then(|header| header.value)
+        .and_then(|value| std::str::from_utf8(value).ok())
+        .map(str::to_string)
+}
+
+/// Publishes until acknowledged, backing off while the broker or the queue is unavailable.
+/// Returns `Err(())` only when shutdown interrupts the retries.
+async fn publish_with_retry(
+    publisher: &ReadPublisher,
+    read: &alpr_schemas::CameraRead,
+    shutdown: &ShutdownToken,
+) -> Result<(), ()> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match publisher.publish(read).await {
+            Ok(()) => return Ok(()),
+            Err(PublishError::Encode(error)) => {
+                // Validation produced a record the schema cannot hold: a bug, not bad input.
+                tracing::error!(%error, read_id = %read.read_id, "validated read cannot be encoded");
+                return Ok(());
+            }
+            Err(error) => {
+                tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "publish from raw topic failed, retrying");
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return Err(()),
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+async fn send_dead_letter(
+    producer: &FutureProducer,
+    topic: &str,
+    message: &BorrowedMessage<'_>,
+    rejection: &Rejection,
+) -> Result<(), ()> {
+    let mut headers = OwnedHeaders::new();
+    if let Some(original) = message.headers() {
+        for header in original.iter() {
+            headers = headers.insert(Header { key: header.key, value: header.value });
+        }
+    }
+    let headers = headers
+        .insert(Header { key: REJECT_REASON_HEADER, value: Some(rejection.reason.as_label()) })
+        .insert(Header { key: REJECT_FIELD_HEADER, value: Some(rejection.field.as_str()) })
+        .insert(Header { key: REJECT_MESSAGE_HEADER, value: Some(rejection.message.as_str()) });
+    let mut record = FutureRecord::<[u8], [u8]>::to(topic).headers(headers);
+    if let Some(key) = message.key() {
+        record = record.key(key);
+    }
+    if let Some(payload) = message.payload() {
+        record = record.payload(payload);
+    }
+    match producer.send(record, Duration::from_secs(30)).await {
+        Ok(_) => {
+            DEAD_LETTERS.with_label_values(&[rejection.reason.as_label()]).inc();
+            tracing::debug!(reason = rejection.reason.as_label(), field = %rejection.field, "raw record sent to dead-letter topic");
+            Ok(())
+        }
+        Err((error, _)) => {
+            // Without an acknowledged dead letter the offset must not move, so stop here and
+            // let the next instance retry the record.
+            tracing::error!(%error, "cannot write dead letter, stopping raw intake");
+            Err(())
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The JSON form in which cameras and relays submit reads, to `POST /v1/reads` and on
+//! `alpr.reads.raw`. Unknown fields are rejected so that a misspelt field is reported instead of
+//! dropped, and so that nothing the schema has no place for (such as occupant data) slips in.
+
+use serde::{Deserialize, Serialize};
+
+/// One read as a camera submits it, before validation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadSubmission {
+    pub camera_id: Option<String>,
+    /// The camera's own id for this read. When present, re-sending the read yields the same
+    /// read id, so the compacted reads topic keeps one copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// RFC 3339 time with a UTC offset, such as `2021-10-01T19:04:05.123Z`.
+    pub captured_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<SubmittedLocation>,
+    pub plate: Option<SubmittedPlate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vehicle: Option<SubmittedVehicle>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmittedLocation {
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heading: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmittedPlate {
+    /// Plate text as recognised; `?` marks a character the camera could not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// ISO 3166-2 code such as `US-CA`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+    /// False when the camera saw a vehicle without a readable plate. Defaults to true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub present: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmittedVehicle {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub make: Option<SubmittedAttribute>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<SubmittedAttribute>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub vehicle_type: Option<SubmittedAttribute>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colour: Option<SubmittedAttribute>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmittedAttribute {
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
+}
+
+/// Parses one JSON read, naming the path of the offending field in the error.
+pub fn parse_submission(bytes: &[u8]) -> Result<ReadSubmission, crate::validate::Rejection> {
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        crate::validate::Rejection::malformed(
+            "body",
+            format!("invalid UTF-8 at byte {}", error.valid_up_to()),
+        )
+    })?;
+    let first = text.trim_start().chars().next();
+    if first != Some('{') {
+        let found = match first {
+            None => "nothing",
+            Some('[') => "an array",
+            Some(_) => "a value that is not an object",
+        };
+        return Err(crate::validate::Rejection::malformed(
+            "body",
+            format!("expected one JSON object per read, found {found}"),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|error| {
+        crate::validate::Rejection::malformed("body", format!("invalid JSON: {error}"))
+    })?;
+    reject_arrays_for_objects(&value)?;
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let field = if path == "." { "body".to_string() } else { path };
+        crate::validate::Rejection::malformed(field, error.into_inner().to_string())
+    })
+}
+
+/// Paths of the nested objects of a read. Serde accepts a JSON array in place of a struct (as
+/// its fields in order), which would silently read `"plate": ["7ABC123"]` as a plate, so these
+/// are checked to be objects first.
+const OBJECT_FIELDS: [&str; 7] = [
+    "/location",
+    "/plate",
+    "/vehicle",
+    "/vehicle/make",
+    "/vehicle/model",
+    "/vehicle/type",
+    "/vehicle/colour",
+];
+
+fn reject_arrays_for_objects(value: &serde_json::Value) -> Result<(), crate::validate::Rejection> {
+    for pointer in OBJECT_FIELDS {
+        if let Some(found @ serde_json::Value::Array(_)) = value.pointer(pointer) {
+            let field = pointer.trim_start_matches('/').replace('/', ".");
+            return Err(crate::validate::Rejection::malformed(
+                field,
+                format!("expected a JSON object, found an array {found}"),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! Matcher: keeps the hotlist in RocksDB, checks every read against it and publishes an alert
+//! per (read, matching entry) to `alpr.alerts.v1`.
+
+pub mod hotlist_follower;
+pub mod matching;
+pub mod metrics;
+pub mod reads_loop;
+pub mod store;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use alpr_platform::{KafkaSettings, Readiness, ShutdownToken};
+
+pub use hotlist_follower::{sync_store_once, FollowError, HotlistFollower};
+pub use reads_loop::{ReadsLoop, ReadsLoopError};
+pub use store::{HotlistStore, StoreError};
+
+/// Settings of the matcher component.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MatcherSettings {
+    /// Folder of the RocksDB hotlist store. Losing it costs one full read of the hotlist topic.
+    pub state_dir: PathBuf,
+    /// Consumer group of the matcher instances; instances in one group share the partitions.
+    pub group_id: String,
+    /// Most reads handled and committed together.
+    pub batch_max_reads: usize,
+    /// Longest wait for more reads once a batch has its first, in milliseconds. Adds at most
+    /// this much to capture-to-alert latency.
+    pub batch_max_wait_ms: u64,
+    /// Longest wait for the initial hotlist load before giving up, in seconds.
+    pub hotlist_load_timeout_seconds: u64,
+}
+
+impl Default for MatcherSettings {
+    fn default() -> Self {
+        Self {
+            state_dir: PathBuf::from("data/matcher"),
+            group_id: "alpr-matcher".into(),
+            batch_max_reads: 1_000,
+            batch_max_wait_ms: 20,
+            hotlist_load_timeout_seconds: 300,
+        }
+    }
+}
+
+/// Source of the current time; a parameter so tests can move the clock.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MatcherError {
+    #[error("hotlist store at {path}: {source}")]
+    Store { path: String, source: StoreError },
+    #[error("hotlist: {0}")]
+    Follow(#[from] FollowError),
+    #[error("reads: {0}")]
+    Reads(#[from] ReadsLoopError),
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("hotlist follower thread panicked")]
+    FollowerPanicked,
+}
+
+/// Runs the matcher until `shutdown`: loads the hotlist, marks itself ready, then matches reads
+/// while following hotlist changes.
+pub async fn run(
+    settings: MatcherSettings,
+    kafka: KafkaSettings,
+    clock: Clock,
+    readiness: Readiness,
+    shutdown: ShutdownToken,
+) -> Result<(), MatcherError> {
+    alpr_platform::ensure_topics(&kafka).await?;
+    let store = HotlistStore::open(&settings.state_dir).map_err(|source| MatcherError::Store {
+        path: settings.state_dir.display().to_string(),
+        source,
+    })?;
+
+    let load_timeout = Duration::from_secs(settings.hotlist_load_timeout_seconds);
+    let follower = {
+        let kafka = kafka.clone();
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || -> Result<HotlistFollower, FollowError> {
+            let mut follower = HotlistFollower::connect(&kafka, store)?;
+            follower.catch_up(load_timeout)?;
+            Ok(follower)
+        })
+        .await
+        .map_err(|_| MatcherError::FollowerPanicked)??
+    };
+    let follower_stop = shutdown.child_token();
+    let follower_task = {
+        let follower_stop = follower_stop.clone();
+        tokio::task::spawn_blocking(move || follower.follow(follower_stop))
+    };
+
+    let reads = ReadsLoop::connect(&kafka, settings.clone(), store.clone(), clock)?;
+    readiness.set_ready(true);
+    let outcome = reads.run(shutdown.clone()).await;
+    readiness.set_ready(false);
+
+    // Stop the follower whether the reads loop ended by shutdown or by an error.
+    follower_stop.cancel();
+    let followed = follower_task.await.map_err(|_| MatcherError::FollowerPanicked)?;
+    if let Err(error) = store.flush() {
+        tracing::warn!(%error, "cannot flush hotlist store at shutdown");
+    }
+    outcome?;
+    followed?;
+    tracing::info!("matcher stopped");
+    Ok(())
+}

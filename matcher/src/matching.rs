@@ -1,0 +1,204 @@
+//! The decision whether a read matches a hotlist entry, and the alert it produces. Pure
+//! functions without I/O, so every rule is unit-tested here.
+
+use uuid::Uuid;
+
+use alpr_schemas::{Alert, AlertEntry, CameraRead, HotlistEntry, MatchDetail, MatchKind};
+
+/// Namespace of alert ids: UUIDv5 of read id, a newline and entry id, so the same match always
+/// has the same alert id and a consumer can drop a redelivered duplicate.
+pub const ALERT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x2c9e_51d4_7a0b_4f36_9e1d_83b2_c46f_0a15);
+
+/// A read and an entry that match, with what the alert should say about the region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Match<'a> {
+    pub entry: &'a HotlistEntry,
+    pub kind: MatchKind,
+    /// False when the entry names a region but the read has none.
+    pub region_confirmed: bool,
+}
+
+/// Returns the entries among `candidates` that match `read`.
+///
+/// `candidates` are entries with the read's exact normalised plate. An entry matches when:
+/// - it is valid at the read's capture time (`valid_from` ≤ captured-at < `expires_at`), because
+///   time is event time, not the time the matcher happens to see the read;
+/// - its region is unset, equals the read's region, or the read has no region (the alert then
+///   says the region was unconfirmed).
+pub fn matching_entries<'a>(read: &CameraRead, candidates: &'a [HotlistEntry]) -> Vec<Match<'a>> {
+    if !read.plate.present || read.plate.normalised.is_empty() {
+        return Vec::new();
+    }
+    candidates
+        .iter()
+        .filter(|entry| entry.plate == read.plate.normalised)
+        .filter(|entry| is_valid_at(entry, read.captured_at))
+        .filter_map(|entry| {
+            region_check(entry.region.as_deref(), read.plate.region.as_deref()).map(
+                |region_confirmed| Match {
+                    entry,
+                    kind: MatchKind::Exact,
+                    region_confirmed,
+                },
+            )
+        })
+        .collect()
+}
+
+fn is_valid_at(entry: &HotlistEntry, captured_at: i64) -> bool {
+    entry.valid_from <= captured_at && entry.expires_at.is_none_or(|expires| captured_at < expires)
+}
+
+/// Returns `None` when the regions rule the match out, else whether the region was confirmed.
+fn region_check(entry_region: Option<&str>, read_region: Option<&str>) -> Option<bool> {
+    match (entry_region, read_region) {
+        (None, _) => Some(true),
+        (Some(_), None) => Some(false),
+        (Some(entry), Some(read)) if entry.eq_ignore_ascii_case(read) => Some(true),
+        (Some(_), Some(_)) => None,
+    }
+}
+
+/// Returns the alert id of a read matching an entry.
+pub fn alert_id(read_id: &str, entry_id: &str) -> Uuid {
+    Uuid::new_v5(&ALERT_ID_NAMESPACE, format!("{read_id}\n{entry_id}").as_bytes())
+}
+
+/// Builds the alert for a match; `emitted_at` is microseconds since the epoch.
+pub fn build_alert(read: &CameraRead, matched: &Match<'_>, emitted_at: i64) -> Alert {
+    let entry = matched.entry;
+    Alert {
+        alert_id: alert_id(&read.read_id, &entry.entry_id).to_string(),
+        read: read.clone(),
+        entry: AlertEntry {
+            entry_id: entry.entry_id.clone(),
+            list: entry.list.clone(),
+            agency_id: entry.agency_id.clone(),
+            plate: entry.plate.clone(),
+            region: entry.region.clone(),
+            reason: entry.reason.as_symbol().to_string(),
+            priority: entry.priority,
+            case_number: entry.case_number.clone(),
+        },
+        match_detail: MatchDetail {
+            kind: matched.kind,
+            read_plate: read.plate.normalised.clone(),
+            entry_plate: entry.plate.clone(),
+            region_confirmed: matched.region_confirmed,
+        },
+        recipient_agency_id: entry.agency_id.clone(),
+        emitted_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alpr_schemas::{HotlistReason, MatchPolicy, PlateRead, VehicleDescription, VehicleRead};
+
+    fn read(plate: &str, region: Option<&str>, captured_at: i64) -> CameraRead {
+        CameraRead {
+            read_id: "r-1".into(),
+            camera_id: "cam-1".into(),
+            organisation_id: "spd".into(),
+            captured_at,
+            received_at: captured_at,
+            location: None,
+            plate: PlateRead {
+                present: true,
+                text: plate.into(),
+                normalised: plate.into(),
+                region: region.map(str::to_string),
+                confidence: None,
+                unreadable_positions: vec![],
+            },
+            vehicle: VehicleRead::default(),
+            image_ref: None,
+            source: "test".into(),
+        }
+    }
+
+    fn entry(id: &str, plate: &str, region: Option<&str>) -> HotlistEntry {
+        HotlistEntry {
+            entry_id: id.into(),
+            list: "NCIC".into(),
+            agency_id: "wsp".into(),
+            plate: plate.into(),
+            region: region.map(str::to_string),
+            reason: HotlistReason::StolenVehicle,
+            priority: 1,
+            match_policy: MatchPolicy::Exact,
+            vehicle: VehicleDescription::default(),
+            case_number: None,
+            source_record_id: None,
+            valid_from: 0,
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn same_region_matches_confirmed() {
+        let entries = [entry("e1", "7ABC123", Some("US-WA"))];
+        let matches = matching_entries(&read("7ABC123", Some("US-WA"), 10), &entries);
+        assert_eq!(matches.len(), 1);
+        assert!(matches[0].region_confirmed);
+    }
+
+    #[test]
+    fn other_region_does_not_match() {
+        let entries = [entry("e1", "7ABC123", Some("US-WA"))];
+        assert!(matching_entries(&read("7ABC123", Some("US-OR"), 10), &entries).is_empty());
+    }
+
+    #[test]
+    fn unknown_read_region_matches_unconfirmed() {
+        let entries = [entry("e1", "7ABC123", Some("US-WA"))];
+        let matches = matching_entries(&read("7ABC123", None, 10), &entries);
+        assert_eq!(matches.len(), 1);
+        assert!(!matches[0].region_confirmed);
+    }
+
+    #[test]
+    fn entry_without_region_matches_any_read() {
+        let entries = [entry("e1", "7ABC123", None)];
+        assert_eq!(matching_entries(&read("7ABC123", Some("US-OR"), 10), &entries).len(), 1);
+        assert_eq!(matching_entries(&read("7ABC123", None, 10), &entries).len(), 1);
+    }
+
+    #[test]
+    fn expired_entry_does_not_match() {
+        let mut expired = entry("e1", "7ABC123", None);
+        expired.expires_at = Some(10);
+        assert!(matching_entries(&read("7ABC123", None, 10), std::slice::from_ref(&expired)).is_empty());
+        assert_eq!(matching_entries(&read("7ABC123", None, 9), &[expired]).len(), 1);
+    }
+
+    #[test]
+    fn entry_not_yet_valid_does_not_match() {
+        let mut future = entry("e1", "7ABC123", None);
+        future.valid_from = 100;
+        assert!(matching_entries(&read("7ABC123", None, 99), &[future]).is_empty());
+    }
+
+    #[test]
+    fn read_without_plate_never_matches() {
+        let entries = [entry("e1", "", None)];
+        let mut no_plate = read("", None, 10);
+        no_plate.plate.present = false;
+        assert!(matching_entries(&no_plate, &entries).is_empty());
+    }
+
+    #[test]
+    fn every_matching_entry_gives_one_alert() {
+        let entries = [entry("e1", "7ABC123", None), entry("e2", "7ABC123", Some("US-WA"))];
+        let the_read = read("7ABC123", Some("US-WA"), 10);
+        let matches = matching_entries(&the_read, &entries);
+        let ids: Vec<_> = matches
+            .iter()
+            .map(|matched| build_alert(&the_read, matched, 11).alert_id)
+            .collect();
+        assert_eq!(ids.len(), 2);
+        assert_ne!(ids[0], ids[1]);
+        assert_eq!(ids[0], alert_id("r-1", "e1").to_string());
+    }
+}

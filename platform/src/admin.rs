@@ -29,7 +29,8 @@ impl Readiness {
     }
 }
 
-/// Builds the admin routes: `/metrics` renders the process-wide Prometheus registry,
+/// Builds the admin routes: `/metrics` renders the process-wide Prometheus registry (which the
+/// `prometheus` crate's `process` feature fills with CPU, memory and file-descriptor metrics),
 /// `/healthz` answers 200 while the process runs, `/readyz` 200 or 503 from `readiness`.
 pub fn admin_router(readiness: Readiness) -> Router {
     Router::new()
@@ -45,7 +46,6 @@ pub async fn serve_admin(
     readiness: Readiness,
     shutdown: ShutdownToken,
 ) -> std::io::Result<()> {
-    register_process_metrics();
     let address = listener.local_addr()?;
     tracing::info!(%address, "admin server listening");
     axum::serve(listener, admin_router(readiness))
@@ -83,14 +83,4 @@ async fn report_readiness(State(readiness): State<Readiness>) -> impl IntoRespon
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
     }
-}
-
-fn register_process_metrics() {
-    static REGISTERED: std::sync::Once = std::sync::Once::new();
-    REGISTERED.call_once(|| {
-        let collector = prometheus::process_collector::ProcessCollector::for_self();
-        if let Err(error) = prometheus::register(Box::new(collector)) {
-            tracing::warn!(%error, "process metrics are not available");
-        }
-    });
 }

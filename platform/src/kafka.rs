@@ -149,9 +149,13 @@ pub async fn ensure_topics(settings: &KafkaSettings) -> Result<(), KafkaError> {
         })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let mut created = Vec::new();
     for result in admin.create_topics(&new_topics, &options).await? {
         match result {
-            Ok(topic) => tracing::info!(%topic, "topic created"),
+            Ok(topic) => {
+                tracing::info!(%topic, "topic created");
+                created.push(topic);
+            }
             Err((topic, RDKafkaErrorCode::TopicAlreadyExists)) => {
                 tracing::debug!(%topic, "topic exists")
             }
@@ -159,6 +163,39 @@ pub async fn ensure_topics(settings: &KafkaSettings) -> Result<(), KafkaError> {
                 tracing::error!(%topic, error = %code, "cannot create topic");
                 return Err(KafkaError::AdminOp(code));
             }
+        }
+    }
+    if !created.is_empty() {
+        let client_config = settings.client_config();
+        tokio::task::spawn_blocking(move || wait_for_leaders(&client_config, &created))
+            .await
+            .map_err(|_| KafkaError::Canceled)??;
+    }
+    Ok(())
+}
+
+/// Waits until every partition of `topics` has a leader. A topic is created asynchronously, so
+/// for a moment after creation clients still get "unknown topic" or "not leader" errors.
+fn wait_for_leaders(client_config: &ClientConfig, topics: &[String]) -> Result<(), KafkaError> {
+    use rdkafka::consumer::Consumer;
+    let consumer: rdkafka::consumer::BaseConsumer = client_config.create()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    for topic in topics {
+        loop {
+            let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(5))?;
+            let ready = metadata.topics().iter().any(|entry| {
+                entry.name() == topic
+                    && entry.error().is_none()
+                    && !entry.partitions().is_empty()
+                    && entry.partitions().iter().all(|p| p.leader() >= 0 && p.error().is_none())
+            });
+            if ready {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(KafkaError::MetadataFetch(RDKafkaErrorCode::LeaderNotAvailable));
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
     Ok(())

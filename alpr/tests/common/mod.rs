@@ -1,0 +1,177 @@
+//! Shared set-up of the end-to-end tests: the Seattle data set, an in-process pipeline (ingest
+//! and matcher) on fresh topics, and reading alerts back.
+
+#![allow(dead_code)]
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alpr_ingest::{CameraToken, IngestSettings};
+use alpr_matcher::MatcherSettings;
+use alpr_platform::testkit::{read_topic, TestRecord};
+use alpr_platform::{KafkaSettings, Readiness, ShutdownToken};
+use alpr_schemas::{decode, Alert};
+
+pub const TOKEN: &str = "seattle-relay-secret";
+pub const ORGANISATION: &str = "spd";
+
+/// Returns the Seattle export: `ALPR_SPD_DATA`, or `shared/data` beside the checkout.
+pub fn spd_data_path() -> PathBuf {
+    let path = std::env::var_os("ALPR_SPD_DATA").map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/spd-alpr/spd-alpr-pub.csv.gz")
+    });
+    assert!(
+        path.exists(),
+        "the Seattle data set is missing at {}; set ALPR_SPD_DATA to spd-alpr-pub.csv.gz",
+        path.display()
+    );
+    path
+}
+
+/// The plates of the Seattle file as this test derives them on its own, without alpr's code:
+/// the first seven characters of each row's SHA-1 plate hash, upper-cased.
+pub fn derived_plates_per_row(path: &Path) -> Vec<String> {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = BufReader::new(flate2::read::GzDecoder::new(file));
+    let mut lines = reader.lines();
+    let header = lines.next().unwrap().unwrap();
+    let hash_column = header
+        .split('|')
+        .position(|column| column == "plate_hash")
+        .expect("the header names plate_hash");
+    lines
+        .map(|line| {
+            let line = line.unwrap();
+            let hash = line.split('|').nth(hash_column).unwrap().to_string();
+            hash[..7].to_ascii_uppercase()
+        })
+        .collect()
+}
+
+/// The fixed hotlist rule of the end-to-end tests: derived plates that start with `00`.
+pub fn is_hotlisted(plate: &str) -> bool {
+    plate.starts_with("00")
+}
+
+/// Writes the hotlist of `plates` as a CSV and imports it as list `SPD-TEST`.
+pub async fn import_hotlist(kafka: &KafkaSettings, plates: &HashSet<String>, folder: &Path) {
+    let path = folder.join("hotlist.csv");
+    let mut text = String::from("plate,state,reason,priority\n");
+    for plate in plates {
+        text.push_str(&format!("{plate},,stolen vehicle,1\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    let mut options = alpr_hotlist::ImportOptions::new("SPD-TEST");
+    options.agency_id = Some(ORGANISATION.into());
+    let summary = alpr_hotlist::import_file(kafka, &path, &options).await.unwrap();
+    assert_eq!(summary.published, plates.len());
+}
+
+/// Ingest and matcher running in this process.
+pub struct Pipeline {
+    pub ingest_address: SocketAddr,
+    pub shutdown: ShutdownToken,
+    readiness: Readiness,
+    ingest: tokio::task::JoinHandle<Result<(), alpr_ingest::IngestError>>,
+    matcher: tokio::task::JoinHandle<Result<(), alpr_matcher::MatcherError>>,
+}
+
+impl Pipeline {
+    pub async fn start(kafka: &KafkaSettings, state_dir: &Path) -> Self {
+        let shutdown = ShutdownToken::new();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let ingest_address = listener.local_addr().unwrap();
+        let ingest_settings = IngestSettings {
+            consume_raw_topic: false,
+            tokens: vec![CameraToken {
+                token: TOKEN.into(),
+                organisation: ORGANISATION.into(),
+                cameras: vec!["*".into()],
+            }],
+            ..IngestSettings::default()
+        };
+        let ingest = tokio::spawn(alpr_ingest::run(
+            ingest_settings,
+            kafka.clone(),
+            listener,
+            Arc::new(chrono::Utc::now),
+            shutdown.clone(),
+        ));
+        let readiness = Readiness::default();
+        let matcher_settings = MatcherSettings {
+            state_dir: state_dir.to_path_buf(),
+            ..MatcherSettings::default()
+        };
+        let matcher = tokio::spawn(alpr_matcher::run(
+            matcher_settings,
+            kafka.clone(),
+            Arc::new(chrono::Utc::now),
+            readiness.clone(),
+            shutdown.clone(),
+        ));
+        let pipeline = Self { ingest_address, shutdown, readiness, ingest, matcher };
+        pipeline.wait_until_ready().await;
+        pipeline
+    }
+
+    async fn wait_until_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.readiness.is_ready() {
+            assert!(!self.matcher.is_finished(), "matcher stopped while starting");
+            assert!(Instant::now() < deadline, "matcher not ready within 60 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn ingest_url(&self) -> String {
+        format!("http://{}", self.ingest_address)
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.ingest.await.unwrap().unwrap();
+        self.matcher.await.unwrap().unwrap();
+    }
+}
+
+/// Decodes every alert on the alert topic.
+pub fn decode_alerts(records: &[TestRecord]) -> Vec<Alert> {
+    records
+        .iter()
+        .map(|record| decode::<Alert>(record.payload.as_ref().expect("alerts are never tombstones")).unwrap())
+        .collect()
+}
+
+/// Polls the alert topic until it holds `expected` distinct (read, entry) pairs, or panics
+/// after `timeout`. Returns every alert read at the end.
+pub async fn wait_for_distinct_alerts(kafka: &KafkaSettings, expected: usize, timeout: Duration) -> Vec<Alert> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let alerts = decode_alerts(&read_topic(kafka, &kafka.topics().alerts).await);
+        let distinct: HashSet<_> = alerts.iter().map(|alert| &alert.alert_id).collect();
+        if distinct.len() >= expected {
+            return alerts;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {expected} distinct alerts after {timeout:?}",
+            distinct.len()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Counts alerts per (read id, entry id).
+pub fn alerts_per_match(alerts: &[Alert]) -> HashMap<(String, String), usize> {
+    let mut counts = HashMap::new();
+    for alert in alerts {
+        *counts
+            .entry((alert.read.read_id.clone(), alert.entry.entry_id.clone()))
+            .or_insert(0) += 1;
+    }
+    counts
+}

@@ -1,0 +1,112 @@
+//! The matcher killed with SIGKILL in the middle of a replay loses no alert: after a restart
+//! every expected alert is on the alert topic (duplicates are allowed, gaps are not).
+
+mod common;
+
+use std::collections::HashSet;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alpr_platform::testkit::{fresh_settings, read_topic};
+use alpr_platform::KafkaSettings;
+use alpr_replay::{KafkaSink, KafkaSinkConfig, ReplayOptions, ReplaySource};
+use alpr_schemas::{decode, CameraRead, HotlistEntry};
+
+use common::*;
+
+fn spawn_matcher(kafka: &KafkaSettings, state_dir: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_alpr"))
+        .arg("matcher")
+        .env("ALPR_KAFKA__BOOTSTRAP_SERVERS", &kafka.bootstrap_servers)
+        .env("ALPR_KAFKA__TOPIC_PREFIX", &kafka.topic_prefix)
+        .env("ALPR_KAFKA__PARTITIONS", kafka.partitions.to_string())
+        .env("ALPR_MATCHER__STATE_DIR", state_dir)
+        .env("ALPR_ADMIN__LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start alpr matcher")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkilled_matcher_loses_no_alert() {
+    let data = spd_data_path();
+    let plates = derived_plates_per_row(&data);
+    let hotlist: HashSet<String> = plates.iter().filter(|plate| is_hotlisted(plate)).cloned().collect();
+    let expected_alerts = plates.iter().filter(|plate| hotlist.contains(*plate)).count();
+
+    let kafka = fresh_settings("matcher_crash").await;
+    let folder = tempfile::tempdir().unwrap();
+    import_hotlist(&kafka, &hotlist, folder.path()).await;
+    let state_dir = folder.path().join("matcher");
+
+    let mut matcher = spawn_matcher(&kafka, &state_dir);
+    let replay = {
+        let kafka = kafka.clone();
+        tokio::spawn(async move {
+            let source = ReplaySource::open(&data, None).unwrap();
+            let mut sink = KafkaSink::connect(&kafka, KafkaSinkConfig::new(ORGANISATION)).await.unwrap();
+            // About 30 s for the week, so the kill lands while reads still arrive.
+            let options = ReplayOptions {
+                speed: Some(20_000.0),
+                sort_by_capture_time: true,
+                ..ReplayOptions::default()
+            };
+            alpr_replay::replay(source, &mut sink, &options).await.unwrap()
+        })
+    };
+
+    // Kill the matcher once about half of the alerts are out.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let alerts = read_topic(&kafka, &kafka.topics().alerts).await;
+        if alerts.len() >= expected_alerts / 2 {
+            break;
+        }
+        assert!(matcher.try_wait().unwrap().is_none(), "matcher exited on its own");
+        assert!(Instant::now() < deadline, "matcher produced {} alerts in 180 s", alerts.len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    matcher.kill().unwrap(); // SIGKILL on Unix
+    matcher.wait().unwrap();
+    let at_kill = read_topic(&kafka, &kafka.topics().alerts).await.len();
+    assert!(at_kill < expected_alerts, "the kill came after the last alert; it tests nothing");
+
+    let summary = replay.await.unwrap();
+    assert_eq!(summary.accepted as usize, plates.len(), "{summary}");
+
+    let mut restarted = spawn_matcher(&kafka, &state_dir);
+    let alerts = wait_for_distinct_alerts(&kafka, expected_alerts, Duration::from_secs(180)).await;
+
+    // SIGTERM stops the restarted matcher cleanly.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(restarted.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = restarted.wait().unwrap();
+    assert!(status.success(), "matcher exit after SIGTERM: {status}");
+
+    // Every hotlisted read has its alert for the one entry of its plate.
+    let entries: Vec<HotlistEntry> = read_topic(&kafka, &kafka.topics().hotlist)
+        .await
+        .iter()
+        .map(|record| decode(record.payload.as_ref().unwrap()).unwrap())
+        .collect();
+    let reads: Vec<CameraRead> = read_topic(&kafka, &kafka.topics().reads)
+        .await
+        .iter()
+        .map(|record| decode(record.payload.as_ref().unwrap()).unwrap())
+        .collect();
+    let mut expected = HashSet::new();
+    for read in &reads {
+        for entry in entries.iter().filter(|entry| entry.plate == read.plate.normalised) {
+            expected.insert((read.read_id.clone(), entry.entry_id.clone()));
+        }
+    }
+    assert_eq!(expected.len(), expected_alerts);
+    let found: HashSet<(String, String)> = alerts_per_match(&alerts).into_keys().collect();
+    let missing: Vec<_> = expected.difference(&found).collect();
+    assert!(missing.is_empty(), "{} alerts missing after the restart", missing.len());
+    assert_eq!(found.len(), expected.len(), "no alert for a read that should not alert");
+}

@@ -13,7 +13,11 @@ use crate::app_config::AppConfig;
 use crate::components::{run_components, ComponentSet};
 
 #[derive(Debug, Parser)]
-#[command(name = "alpr", version, about = "Back-end for automated license plate recognition networks")]
+#[command(
+    name = "alpr",
+    version,
+    about = "Back-end for automated license plate recognition networks"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalOptions,
@@ -92,21 +96,36 @@ impl GlobalOptions {
 /// Runs a parsed command line to completion.
 pub async fn execute(cli: Cli) -> anyhow::Result<()> {
     let config = cli.global.load()?;
-    init_tracing(config.log.format.into());
+    // The demo prints its own progress; its component logs would only bury the alerts.
+    let default_level = if matches!(cli.command, Command::Demo(_)) {
+        "warn"
+    } else {
+        "info"
+    };
+    init_tracing(config.log.format.into(), default_level);
     let shutdown = ShutdownToken::new();
     shutdown_on_signal(shutdown.clone());
 
     match cli.command {
         Command::Ingest => {
-            let set = ComponentSet { ingest: true, matcher: false };
+            let set = ComponentSet {
+                ingest: true,
+                matcher: false,
+            };
             run_components(config, set, shutdown).await
         }
         Command::Matcher => {
-            let set = ComponentSet { ingest: false, matcher: true };
+            let set = ComponentSet {
+                ingest: false,
+                matcher: true,
+            };
             run_components(config, set, shutdown).await
         }
         Command::Run => {
-            let set = ComponentSet { ingest: true, matcher: true };
+            let set = ComponentSet {
+                ingest: true,
+                matcher: true,
+            };
             run_components(config, set, shutdown).await
         }
         Command::Retention => {
@@ -119,7 +138,9 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             println!("topics ready with prefix {:?}", config.kafka.topic_prefix);
             Ok(())
         }
-        Command::Hotlist(HotlistCommand::Import(args)) => crate::demo::import_hotlist(&config, args).await,
+        Command::Hotlist(HotlistCommand::Import(args)) => {
+            crate::demo::import_hotlist(&config, args).await
+        }
         Command::Replay(args) => crate::demo::replay_file(&config, args, shutdown).await,
         Command::Demo(args) => crate::demo::run_demo(config, args, shutdown).await,
     }

@@ -30,7 +30,11 @@ pub async fn run_components(
 
     if set.ingest {
         let listener = alpr_ingest::bind(config.ingest.listen).await?;
-        let (settings, kafka, stop) = (config.ingest.clone(), config.kafka.clone(), shutdown.clone());
+        let (settings, kafka, stop) = (
+            config.ingest.clone(),
+            config.kafka.clone(),
+            shutdown.clone(),
+        );
         tasks.spawn(async move {
             alpr_ingest::run(settings, kafka, listener, Arc::new(chrono::Utc::now), stop)
                 .await

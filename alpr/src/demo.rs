@@ -17,7 +17,9 @@ use rdkafka::message::Message;
 use alpr_hotlist::{FileFormat, ImportOptions};
 use alpr_ingest::{CameraToken, IngestSettings};
 use alpr_platform::{KafkaSettings, Readiness, ShutdownToken};
-use alpr_replay::{HttpSink, HttpSinkConfig, KafkaSink, KafkaSinkConfig, ReplayOptions, ReplaySource};
+use alpr_replay::{
+    HttpSink, HttpSinkConfig, KafkaSink, KafkaSinkConfig, ReplayOptions, ReplaySource,
+};
 use alpr_schemas::{decode, Alert};
 
 use crate::app_config::AppConfig;
@@ -107,7 +109,11 @@ pub async fn import_hotlist(config: &AppConfig, args: ImportArgs) -> anyhow::Res
 }
 
 /// `alpr replay`.
-pub async fn replay_file(config: &AppConfig, args: ReplayArgs, shutdown: ShutdownToken) -> anyhow::Result<()> {
+pub async fn replay_file(
+    config: &AppConfig,
+    args: ReplayArgs,
+    shutdown: ShutdownToken,
+) -> anyhow::Result<()> {
     let source = ReplaySource::open(&args.file, None)?;
     let options = ReplayOptions {
         speed: args.speed,
@@ -116,13 +122,17 @@ pub async fn replay_file(config: &AppConfig, args: ReplayArgs, shutdown: Shutdow
     };
     let summary = if args.direct {
         alpr_platform::ensure_topics(&config.kafka).await?;
-        let mut sink = KafkaSink::connect(&config.kafka, KafkaSinkConfig::new(args.organisation)).await?;
+        let mut sink =
+            KafkaSink::connect(&config.kafka, KafkaSinkConfig::new(args.organisation)).await?;
         tokio::select! {
             result = alpr_replay::replay(source, &mut sink, &options) => result?,
             _ = shutdown.cancelled() => anyhow::bail!("replay interrupted"),
         }
     } else {
-        anyhow::ensure!(!args.token.is_empty(), "--token (or ALPR_REPLAY_TOKEN) is required to send through ingest");
+        anyhow::ensure!(
+            !args.token.is_empty(),
+            "--token (or ALPR_REPLAY_TOKEN) is required to send through ingest"
+        );
         let mut sink = HttpSink::new(HttpSinkConfig::new(args.url, args.token))?;
         tokio::select! {
             result = alpr_replay::replay(source, &mut sink, &options) => result?,
@@ -142,12 +152,20 @@ struct AlertTally {
 }
 
 /// `alpr demo`.
-pub async fn run_demo(mut config: AppConfig, args: DemoArgs, shutdown: ShutdownToken) -> anyhow::Result<()> {
+pub async fn run_demo(
+    mut config: AppConfig,
+    args: DemoArgs,
+    shutdown: ShutdownToken,
+) -> anyhow::Result<()> {
     if !broker_answers(&config.kafka).await {
         let local = ["127.0.0.1", "localhost", "[::1]"]
             .iter()
             .any(|host| config.kafka.bootstrap_servers.starts_with(host));
-        anyhow::ensure!(local, "no Kafka broker answers at {}", config.kafka.bootstrap_servers);
+        anyhow::ensure!(
+            local,
+            "no Kafka broker answers at {}",
+            config.kafka.bootstrap_servers
+        );
         tokio::task::spawn_blocking(start_local_broker).await??;
     }
     let run_id = chrono::Utc::now().format("%Y%m%d-%H%M%S");
@@ -170,14 +188,21 @@ pub async fn run_demo(mut config: AppConfig, args: DemoArgs, shutdown: ShutdownT
 
     let components = start_demo_components(&config, shutdown.clone()).await?;
     let tally = Arc::new(Mutex::new(AlertTally::default()));
-    let printer = tokio::spawn(print_alerts(config.kafka.clone(), tally.clone(), shutdown.clone()));
+    let printer = tokio::spawn(print_alerts(
+        config.kafka.clone(),
+        tally.clone(),
+        shutdown.clone(),
+    ));
     components.wait_until_ready(&shutdown).await?;
 
     let started = Instant::now();
     let (accepted, expected_alerts) = match &args.replay {
         Some(file) => {
             let source = ReplaySource::open(file, None)?;
-            let options = ReplayOptions { limit: args.limit, ..ReplayOptions::default() };
+            let options = ReplayOptions {
+                limit: args.limit,
+                ..ReplayOptions::default()
+            };
             let mut sink = HttpSink::new(HttpSinkConfig::new(components.ingest_url(), DEMO_TOKEN))?;
             let summary = alpr_replay::replay(source, &mut sink, &options).await?;
             println!("{summary}");
@@ -192,7 +217,9 @@ pub async fn run_demo(mut config: AppConfig, args: DemoArgs, shutdown: ShutdownT
     let mut last = usize::MAX;
     while Instant::now() < deadline && !shutdown.is_cancelled() {
         let now = tally.lock().map(|tally| tally.count).unwrap_or(0);
-        if expected_alerts.is_some_and(|expected| now >= expected) || (expected_alerts.is_none() && now == last) {
+        if expected_alerts.is_some_and(|expected| now >= expected)
+            || (expected_alerts.is_none() && now == last)
+        {
             break;
         }
         last = now;
@@ -202,12 +229,17 @@ pub async fn run_demo(mut config: AppConfig, args: DemoArgs, shutdown: ShutdownT
     components.stop().await?;
     let _ = printer.await;
 
-    let tally = tally.lock().map_err(|_| anyhow::anyhow!("alert tally poisoned"))?;
+    let tally = tally
+        .lock()
+        .map_err(|_| anyhow::anyhow!("alert tally poisoned"))?;
     print_summary(accepted, &tally, feed_seconds, expected_alerts, hot_plates);
     Ok(())
 }
 
-fn write_generated_hotlist(generator: &TrafficGenerator, path: &std::path::Path) -> anyhow::Result<usize> {
+fn write_generated_hotlist(
+    generator: &TrafficGenerator,
+    path: &std::path::Path,
+) -> anyhow::Result<usize> {
     let mut text = String::from("plate,state,reason,priority\n");
     let hotlist = generator.hotlist();
     for hot in &hotlist {
@@ -219,12 +251,20 @@ fn write_generated_hotlist(generator: &TrafficGenerator, path: &std::path::Path)
 }
 
 /// Picks about one plate in 200 of a replay file, by a hash of the plate, as its hotlist.
-fn write_hotlist_from_file(file: &std::path::Path, path: &std::path::Path) -> anyhow::Result<usize> {
+fn write_hotlist_from_file(
+    file: &std::path::Path,
+    path: &std::path::Path,
+) -> anyhow::Result<usize> {
     let mut plates = HashSet::new();
     for (_, row) in ReplaySource::open(file, None)? {
         let Ok(submission) = row else { continue };
-        let text = submission.plate.and_then(|plate| plate.text).unwrap_or_default();
-        if !text.is_empty() && alpr_platform::partition::murmur2(text.as_bytes()).rem_euclid(200) == 0 {
+        let text = submission
+            .plate
+            .and_then(|plate| plate.text)
+            .unwrap_or_default();
+        if !text.is_empty()
+            && alpr_platform::partition::murmur2(text.as_bytes()).rem_euclid(200) == 0
+        {
             plates.insert(text);
         }
     }
@@ -250,9 +290,15 @@ impl DemoComponents {
     async fn wait_until_ready(&self, shutdown: &ShutdownToken) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(120);
         while !self.readiness.is_ready() {
-            anyhow::ensure!(Instant::now() < deadline, "the matcher did not load the hotlist within 120 s");
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the matcher did not load the hotlist within 120 s"
+            );
             anyhow::ensure!(!shutdown.is_cancelled(), "interrupted while starting");
-            anyhow::ensure!(self.tasks.iter().all(|task| !task.is_finished()), "a component stopped while starting");
+            anyhow::ensure!(
+                self.tasks.iter().all(|task| !task.is_finished()),
+                "a component stopped while starting"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Ok(())
@@ -266,7 +312,10 @@ impl DemoComponents {
     }
 }
 
-async fn start_demo_components(config: &AppConfig, shutdown: ShutdownToken) -> anyhow::Result<DemoComponents> {
+async fn start_demo_components(
+    config: &AppConfig,
+    shutdown: ShutdownToken,
+) -> anyhow::Result<DemoComponents> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let ingest_address = listener.local_addr()?;
     let ingest_settings = IngestSettings {
@@ -280,16 +329,30 @@ async fn start_demo_components(config: &AppConfig, shutdown: ShutdownToken) -> a
     };
     let readiness = Readiness::default();
     let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    println!("ingest on http://{ingest_address}, metrics on http://{}/metrics", admin_listener.local_addr()?);
+    println!(
+        "ingest on http://{ingest_address}, metrics on http://{}/metrics",
+        admin_listener.local_addr()?
+    );
 
     let mut tasks = Vec::new();
     let (kafka, stop) = (config.kafka.clone(), shutdown.clone());
     tasks.push(tokio::spawn(async move {
-        alpr_ingest::run(ingest_settings, kafka, listener, Arc::new(chrono::Utc::now), stop)
-            .await
-            .context("ingest")
+        alpr_ingest::run(
+            ingest_settings,
+            kafka,
+            listener,
+            Arc::new(chrono::Utc::now),
+            stop,
+        )
+        .await
+        .context("ingest")
     }));
-    let (settings, kafka, stop, ready) = (config.matcher.clone(), config.kafka.clone(), shutdown.clone(), readiness.clone());
+    let (settings, kafka, stop, ready) = (
+        config.matcher.clone(),
+        config.kafka.clone(),
+        shutdown.clone(),
+        readiness.clone(),
+    );
     tasks.push(tokio::spawn(async move {
         alpr_matcher::run(settings, kafka, Arc::new(chrono::Utc::now), ready, stop)
             .await
@@ -297,9 +360,15 @@ async fn start_demo_components(config: &AppConfig, shutdown: ShutdownToken) -> a
     }));
     let (ready, stop) = (readiness.clone(), shutdown.clone());
     tasks.push(tokio::spawn(async move {
-        alpr_platform::serve_admin(admin_listener, ready, stop).await.context("admin server")
+        alpr_platform::serve_admin(admin_listener, ready, stop)
+            .await
+            .context("admin server")
     }));
-    Ok(DemoComponents { ingest_address, readiness, tasks })
+    Ok(DemoComponents {
+        ingest_address,
+        readiness,
+        tasks,
+    })
 }
 
 /// Sends generated reads over HTTP at `args.rate` for `args.duration` seconds, in one batch
@@ -316,7 +385,10 @@ async fn feed_generated(
     let ticks = args.duration * 10;
     let mut interval = tokio::time::interval(Duration::from_millis(100));
     let (mut accepted, mut expected) = (0usize, 0usize);
-    println!("feeding {} reads/s for {} s from {} cameras", args.rate, args.duration, 24);
+    println!(
+        "feeding {} reads/s for {} s from {} cameras",
+        args.rate, args.duration, 24
+    );
     for _ in 0..ticks {
         tokio::select! {
             _ = interval.tick() => {}
@@ -340,7 +412,12 @@ async fn feed_generated(
         anyhow::ensure!(status.is_success(), "ingest answered {status}: {answer}");
         let rejected_lines: HashSet<u64> = answer["rejected"]
             .as_array()
-            .map(|lines| lines.iter().filter_map(|line| line["line"].as_u64()).collect())
+            .map(|lines| {
+                lines
+                    .iter()
+                    .filter_map(|line| line["line"].as_u64())
+                    .collect()
+            })
             .unwrap_or_default();
         for (index, read) in reads.iter().enumerate() {
             if !rejected_lines.contains(&(index as u64 + 1)) {
@@ -353,10 +430,17 @@ async fn feed_generated(
 }
 
 /// Prints alerts from the alert topic until shutdown, and records their latencies.
-async fn print_alerts(kafka: KafkaSettings, tally: Arc<Mutex<AlertTally>>, shutdown: ShutdownToken) -> anyhow::Result<()> {
+async fn print_alerts(
+    kafka: KafkaSettings,
+    tally: Arc<Mutex<AlertTally>>,
+    shutdown: ShutdownToken,
+) -> anyhow::Result<()> {
     let consumer: StreamConsumer = kafka
         .client_config()
-        .set("group.id", format!("{}demo-alert-printer", kafka.topic_prefix))
+        .set(
+            "group.id",
+            format!("{}demo-alert-printer", kafka.topic_prefix),
+        )
         .set("auto.offset.reset", "earliest")
         .set("isolation.level", "read_committed")
         .set("enable.auto.commit", "false")
@@ -367,7 +451,9 @@ async fn print_alerts(kafka: KafkaSettings, tally: Arc<Mutex<AlertTally>>, shutd
             _ = shutdown.cancelled() => return Ok(()),
             message = consumer.recv() => message?,
         };
-        let Some(payload) = message.payload() else { continue };
+        let Some(payload) = message.payload() else {
+            continue;
+        };
         let alert: Alert = match decode(payload) {
             Ok(alert) => alert,
             Err(error) => {
@@ -376,17 +462,28 @@ async fn print_alerts(kafka: KafkaSettings, tally: Arc<Mutex<AlertTally>>, shutd
             }
         };
         let now = chrono::Utc::now().timestamp_micros();
-        let mut tally = tally.lock().map_err(|_| anyhow::anyhow!("alert tally poisoned"))?;
+        let mut tally = tally
+            .lock()
+            .map_err(|_| anyhow::anyhow!("alert tally poisoned"))?;
         tally.count += 1;
-        tally.capture_to_alert_ms.push((now - alert.read.captured_at) as f64 / 1000.0);
-        tally.receive_to_alert_ms.push((now - alert.read.received_at) as f64 / 1000.0);
+        tally
+            .capture_to_alert_ms
+            .push((now - alert.read.captured_at) as f64 / 1000.0);
+        tally
+            .receive_to_alert_ms
+            .push((now - alert.read.received_at) as f64 / 1000.0);
         if tally.count <= PRINTED_ALERTS {
             let captured = alpr_schemas::from_micros(alert.read.captured_at);
             println!(
                 "ALERT {} plate {} ({}) at camera {} {} — {} on {} priority {}",
                 captured.format("%Y-%m-%d %H:%M:%S%.3fZ"),
                 alert.read.plate.normalised,
-                alert.read.plate.region.as_deref().unwrap_or("region unknown"),
+                alert
+                    .read
+                    .plate
+                    .region
+                    .as_deref()
+                    .unwrap_or("region unknown"),
                 alert.read.camera_id,
                 alert
                     .read
@@ -415,17 +512,32 @@ fn percentile(samples: &[f64], quantile: f64) -> Option<f64> {
     Some(sorted[rank - 1])
 }
 
-fn print_summary(accepted: usize, tally: &AlertTally, feed_seconds: f64, expected: Option<usize>, hot_plates: usize) {
+fn print_summary(
+    accepted: usize,
+    tally: &AlertTally,
+    feed_seconds: f64,
+    expected: Option<usize>,
+    hot_plates: usize,
+) {
     let describe = |samples: &[f64]| match (percentile(samples, 0.5), percentile(samples, 0.99)) {
         (Some(p50), Some(p99)) => format!("p50 {p50:.1} ms, p99 {p99:.1} ms"),
         _ => "no alerts".to_string(),
     };
     println!();
     println!("summary");
-    println!("  reads in:      {accepted} ({:.0} reads/s over {feed_seconds:.1} s)", accepted as f64 / feed_seconds.max(0.001));
+    println!(
+        "  reads in:      {accepted} ({:.0} reads/s over {feed_seconds:.1} s)",
+        accepted as f64 / feed_seconds.max(0.001)
+    );
     match expected {
-        Some(expected) => println!("  alerts out:    {} (expected {expected}, hotlist of {hot_plates} plates)", tally.count),
-        None => println!("  alerts out:    {} (hotlist of {hot_plates} plates)", tally.count),
+        Some(expected) => println!(
+            "  alerts out:    {} (expected {expected}, hotlist of {hot_plates} plates)",
+            tally.count
+        ),
+        None => println!(
+            "  alerts out:    {} (hotlist of {hot_plates} plates)",
+            tally.count
+        ),
     }
     println!("  capture→alert: {}", describe(&tally.capture_to_alert_ms));
     println!("  ingest→alert:  {}", describe(&tally.receive_to_alert_ms));

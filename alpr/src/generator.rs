@@ -36,7 +36,7 @@ impl TrafficGenerator {
     pub fn new(seed: u64, plate_count: usize) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         let plates: Vec<String> = (0..plate_count).map(|_| random_plate(&mut rng)).collect();
-        let hot_plates = plates.iter().step_by(HOTLIST_EVERY).cloned().collect();
+        let hot_plates = hotlisted(&plates).cloned().collect();
         let cameras = (0..CAMERA_COUNT)
             .map(|index| {
                 let latitude = 47.50 + rng.random::<f64>() * 0.23;
@@ -55,9 +55,7 @@ impl TrafficGenerator {
 
     /// Returns the hotlisted plates, all listed for Washington.
     pub fn hotlist(&self) -> Vec<HotPlate> {
-        self.plates
-            .iter()
-            .step_by(HOTLIST_EVERY)
+        hotlisted(&self.plates)
             .map(|plate| HotPlate {
                 plate: plate.clone(),
                 region: "US-WA",
@@ -110,6 +108,12 @@ impl TrafficGenerator {
     }
 }
 
+/// Returns every `HOTLIST_EVERY`-th plate, starting half a step in: the first plates are the
+/// most frequent visitors, and listing plate 0 alone would put a few percent of reads on the list.
+fn hotlisted(plates: &[String]) -> impl Iterator<Item = &String> {
+    plates.iter().skip(HOTLIST_EVERY / 2).step_by(HOTLIST_EVERY)
+}
+
 /// A Washington-style plate: three letters and four digits, or a digit, three letters and
 /// three digits.
 fn random_plate(rng: &mut StdRng) -> String {
@@ -153,7 +157,7 @@ mod tests {
             })
             .count();
         let share = hits as f64 / reads as f64;
-        assert!((0.0005..0.01).contains(&share), "hit share {share}");
+        assert!((0.001..0.006).contains(&share), "hit share {share}");
     }
 
     #[test]

@@ -6,5 +6,5 @@ pub mod app_config;
 pub mod cli;
 pub mod components;
 pub mod demo;
-pub mod local_kafka;
 pub mod generator;
+pub mod local_kafka;

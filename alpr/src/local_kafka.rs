@@ -16,7 +16,11 @@ pub async fn broker_answers(kafka: &KafkaSettings) -> bool {
             .client_config()
             .set("socket.connection.setup.timeout.ms", "3000")
             .create();
-        consumer.is_ok_and(|consumer| consumer.fetch_metadata(None, Duration::from_secs(5)).is_ok())
+        consumer.is_ok_and(|consumer| {
+            consumer
+                .fetch_metadata(None, Duration::from_secs(5))
+                .is_ok()
+        })
     })
     .await
     .unwrap_or(false)
@@ -43,6 +47,10 @@ pub fn start_local_broker() -> anyhow::Result<()> {
     })?;
     tracing::info!(script = %script.display(), "no broker answers, starting the local one");
     let status = Command::new("bash").arg(&script).arg("start").status()?;
-    anyhow::ensure!(status.success(), "{} start failed with {status}", script.display());
+    anyhow::ensure!(
+        status.success(),
+        "{} start failed with {status}",
+        script.display()
+    );
     Ok(())
 }

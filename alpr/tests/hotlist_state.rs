@@ -1,6 +1,9 @@
 //! Importing a list and then a shorter version of it leaves exactly the shorter version's
 //! entries in the matcher's RocksDB state, for both file formats.
 
+// A failed set-up step should stop the test with its error, which is what unwrap does.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,7 +14,9 @@ use alpr_platform::testkit::fresh_settings;
 use alpr_schemas::HotlistEntry;
 
 fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../hotlist/tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../hotlist/tests/data")
+        .join(name)
 }
 
 /// What identifies an entry's content in the matcher: id, plate, region and vehicle colour
@@ -30,15 +35,31 @@ fn content(entries: &[HotlistEntry]) -> BTreeSet<(String, String, Option<String>
         .collect()
 }
 
-async fn check_shorter_version_wins(test: &str, list: &str, agency: Option<&str>, full: &str, update: &str) {
+async fn check_shorter_version_wins(
+    test: &str,
+    list: &str,
+    agency: Option<&str>,
+    full: &str,
+    update: &str,
+) {
     let kafka = fresh_settings(test).await;
     let mut options = ImportOptions::new(list);
     options.agency_id = agency.map(str::to_string);
 
-    let first = alpr_hotlist::import_file(&kafka, &sample(full), &options).await.unwrap();
-    let second = alpr_hotlist::import_file(&kafka, &sample(update), &options).await.unwrap();
-    assert!(second.removed > 0, "the update must remove entries: {second}");
-    assert!(second.published > 0, "the update must change or add entries: {second}");
+    let first = alpr_hotlist::import_file(&kafka, &sample(full), &options)
+        .await
+        .unwrap();
+    let second = alpr_hotlist::import_file(&kafka, &sample(update), &options)
+        .await
+        .unwrap();
+    assert!(
+        second.removed > 0,
+        "the update must remove entries: {second}"
+    );
+    assert!(
+        second.published > 0,
+        "the update must change or add entries: {second}"
+    );
     assert!(second.parsed < first.parsed || second.removed > 0);
 
     let state = tempfile::tempdir().unwrap();
@@ -57,16 +78,39 @@ async fn check_shorter_version_wins(test: &str, list: &str, agency: Option<&str>
     // A second store opened on the same folder resumes from its offsets with the same state.
     drop(store);
     let reopened = HotlistStore::open(state.path()).unwrap();
-    assert_eq!(reopened.entry_count(), expected.iter().filter(|e| !alpr_schemas::plate::is_wildcard_pattern(&e.plate)).count());
-    assert_eq!(content(&reopened.all_entries().unwrap()), content(&expected));
+    assert_eq!(
+        reopened.entry_count(),
+        expected
+            .iter()
+            .filter(|e| !alpr_schemas::plate::is_wildcard_pattern(&e.plate))
+            .count()
+    );
+    assert_eq!(
+        content(&reopened.all_entries().unwrap()),
+        content(&expected)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ncic_update_leaves_only_new_entries() {
-    check_shorter_version_wins("hotlist_ncic", "WA-STATE", None, "wa_state_full.txt", "wa_state_update.txt").await;
+    check_shorter_version_wins(
+        "hotlist_ncic",
+        "WA-STATE",
+        None,
+        "wa_state_full.txt",
+        "wa_state_update.txt",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_update_leaves_only_new_entries() {
-    check_shorter_version_wins("hotlist_csv", "AGENCY", Some("spd"), "agency_full.csv", "agency_update.csv").await;
+    check_shorter_version_wins(
+        "hotlist_csv",
+        "AGENCY",
+        Some("spd"),
+        "agency_full.csv",
+        "agency_update.csv",
+    )
+    .await;
 }

@@ -1,6 +1,9 @@
 //! The matcher killed with SIGKILL in the middle of a replay loses no alert: after a restart
 //! every expected alert is on the alert topic (duplicates are allowed, gaps are not).
 
+// A failed set-up step should stop the test with its error, which is what unwrap does.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::HashSet;
@@ -32,8 +35,15 @@ fn spawn_matcher(kafka: &KafkaSettings, state_dir: &std::path::Path) -> Child {
 async fn sigkilled_matcher_loses_no_alert() {
     let data = spd_data_path();
     let plates = derived_plates_per_row(&data);
-    let hotlist: HashSet<String> = plates.iter().filter(|plate| is_hotlisted(plate)).cloned().collect();
-    let expected_alerts = plates.iter().filter(|plate| hotlist.contains(*plate)).count();
+    let hotlist: HashSet<String> = plates
+        .iter()
+        .filter(|plate| is_hotlisted(plate))
+        .cloned()
+        .collect();
+    let expected_alerts = plates
+        .iter()
+        .filter(|plate| hotlist.contains(*plate))
+        .count();
 
     let kafka = fresh_settings("matcher_crash").await;
     let folder = tempfile::tempdir().unwrap();
@@ -45,14 +55,18 @@ async fn sigkilled_matcher_loses_no_alert() {
         let kafka = kafka.clone();
         tokio::spawn(async move {
             let source = ReplaySource::open(&data, None).unwrap();
-            let mut sink = KafkaSink::connect(&kafka, KafkaSinkConfig::new(ORGANISATION)).await.unwrap();
+            let mut sink = KafkaSink::connect(&kafka, KafkaSinkConfig::new(ORGANISATION))
+                .await
+                .unwrap();
             // About 30 s for the week, so the kill lands while reads still arrive.
             let options = ReplayOptions {
                 speed: Some(20_000.0),
                 sort_by_capture_time: true,
                 ..ReplayOptions::default()
             };
-            alpr_replay::replay(source, &mut sink, &options).await.unwrap()
+            alpr_replay::replay(source, &mut sink, &options)
+                .await
+                .unwrap()
         })
     };
 
@@ -63,14 +77,24 @@ async fn sigkilled_matcher_loses_no_alert() {
         if alerts.len() >= expected_alerts / 2 {
             break;
         }
-        assert!(matcher.try_wait().unwrap().is_none(), "matcher exited on its own");
-        assert!(Instant::now() < deadline, "matcher produced {} alerts in 180 s", alerts.len());
+        assert!(
+            matcher.try_wait().unwrap().is_none(),
+            "matcher exited on its own"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "matcher produced {} alerts in 180 s",
+            alerts.len()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     matcher.kill().unwrap(); // SIGKILL on Unix
     matcher.wait().unwrap();
     let at_kill = read_topic(&kafka, &kafka.topics().alerts).await.len();
-    assert!(at_kill < expected_alerts, "the kill came after the last alert; it tests nothing");
+    assert!(
+        at_kill < expected_alerts,
+        "the kill came after the last alert; it tests nothing"
+    );
 
     let summary = replay.await.unwrap();
     assert_eq!(summary.accepted as usize, plates.len(), "{summary}");
@@ -100,13 +124,24 @@ async fn sigkilled_matcher_loses_no_alert() {
         .collect();
     let mut expected = HashSet::new();
     for read in &reads {
-        for entry in entries.iter().filter(|entry| entry.plate == read.plate.normalised) {
+        for entry in entries
+            .iter()
+            .filter(|entry| entry.plate == read.plate.normalised)
+        {
             expected.insert((read.read_id.clone(), entry.entry_id.clone()));
         }
     }
     assert_eq!(expected.len(), expected_alerts);
     let found: HashSet<(String, String)> = alerts_per_match(&alerts).into_keys().collect();
     let missing: Vec<_> = expected.difference(&found).collect();
-    assert!(missing.is_empty(), "{} alerts missing after the restart", missing.len());
-    assert_eq!(found.len(), expected.len(), "no alert for a read that should not alert");
+    assert!(
+        missing.is_empty(),
+        "{} alerts missing after the restart",
+        missing.len()
+    );
+    assert_eq!(
+        found.len(),
+        expected.len(),
+        "no alert for a read that should not alert"
+    );
 }

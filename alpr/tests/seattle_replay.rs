@@ -1,6 +1,9 @@
 //! The whole week of Seattle reads through HTTP ingest and the matcher, checked against counts
 //! computed from the file independently of alpr's code.
 
+// A failed set-up step should stop the test with its error, which is what unwrap does.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::HashSet;
@@ -19,9 +22,19 @@ async fn every_seattle_read_lands_once_and_alerts_match_the_file() {
     let data = spd_data_path();
     let plates = derived_plates_per_row(&data);
     assert_eq!(plates.len(), SEATTLE_READS);
-    let hotlist: HashSet<String> = plates.iter().filter(|plate| is_hotlisted(plate)).cloned().collect();
-    let expected_alerts = plates.iter().filter(|plate| hotlist.contains(*plate)).count();
-    assert!(expected_alerts > 100, "the rule picks {expected_alerts} reads, too few to test");
+    let hotlist: HashSet<String> = plates
+        .iter()
+        .filter(|plate| is_hotlisted(plate))
+        .cloned()
+        .collect();
+    let expected_alerts = plates
+        .iter()
+        .filter(|plate| hotlist.contains(*plate))
+        .count();
+    assert!(
+        expected_alerts > 100,
+        "the rule picks {expected_alerts} reads, too few to test"
+    );
 
     let kafka = fresh_settings("seattle_replay").await;
     let folder = tempfile::tempdir().unwrap();
@@ -30,7 +43,9 @@ async fn every_seattle_read_lands_once_and_alerts_match_the_file() {
 
     let source = ReplaySource::open(&data, None).unwrap();
     let mut sink = HttpSink::new(HttpSinkConfig::new(pipeline.ingest_url(), TOKEN)).unwrap();
-    let summary = alpr_replay::replay(source, &mut sink, &ReplayOptions::default()).await.unwrap();
+    let summary = alpr_replay::replay(source, &mut sink, &ReplayOptions::default())
+        .await
+        .unwrap();
     assert_eq!(summary.accepted as usize, SEATTLE_READS, "{summary}");
     assert_eq!(summary.rejected, 0, "{summary}");
     assert_eq!(summary.unparseable, 0, "{summary}");
@@ -39,16 +54,38 @@ async fn every_seattle_read_lands_once_and_alerts_match_the_file() {
     pipeline.stop().await;
 
     let records = read_topic(&kafka, &kafka.topics().reads).await;
-    assert_eq!(records.len(), SEATTLE_READS, "every read once on the reads topic");
+    assert_eq!(
+        records.len(),
+        SEATTLE_READS,
+        "every read once on the reads topic"
+    );
     let read_ids: HashSet<String> = records
         .iter()
-        .map(|record| decode::<CameraRead>(record.payload.as_ref().unwrap()).unwrap().read_id)
+        .map(|record| {
+            decode::<CameraRead>(record.payload.as_ref().unwrap())
+                .unwrap()
+                .read_id
+        })
         .collect();
-    assert_eq!(read_ids.len(), SEATTLE_READS, "no read doubled under another id");
+    assert_eq!(
+        read_ids.len(),
+        SEATTLE_READS,
+        "no read doubled under another id"
+    );
 
     let per_match = alerts_per_match(&alerts);
-    assert_eq!(per_match.len(), expected_alerts, "one alert per hotlisted read");
-    assert!(per_match.keys().all(|(read_id, _)| read_ids.contains(read_id)));
-    assert!(alerts.iter().all(|alert| hotlist.contains(&alert.read.plate.normalised)));
-    assert!(alerts.iter().all(|alert| !alert.match_detail.region_confirmed || alert.entry.region.is_none()));
+    assert_eq!(
+        per_match.len(),
+        expected_alerts,
+        "one alert per hotlisted read"
+    );
+    assert!(per_match
+        .keys()
+        .all(|(read_id, _)| read_ids.contains(read_id)));
+    assert!(alerts
+        .iter()
+        .all(|alert| hotlist.contains(&alert.read.plate.normalised)));
+    assert!(alerts
+        .iter()
+        .all(|alert| !alert.match_detail.region_confirmed || alert.entry.region.is_none()));
 }

@@ -4,7 +4,9 @@
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 
 use alpr_schemas::plate::normalise_read_plate;
-use alpr_schemas::{decode, encode, CameraRead, Location, PlateRead, VehicleAttribute, VehicleRead};
+use alpr_schemas::{
+    decode, encode, CameraRead, Location, PlateRead, VehicleAttribute, VehicleRead,
+};
 
 fn sample_read() -> CameraRead {
     CameraRead {
@@ -13,7 +15,11 @@ fn sample_read() -> CameraRead {
         organisation_id: "spd".into(),
         captured_at: 1_633_100_000_123_456,
         received_at: 1_633_100_000_223_456,
-        location: Some(Location { latitude: 47.6062, longitude: -122.3321, heading: Some(270.0) }),
+        location: Some(Location {
+            latitude: 47.6062,
+            longitude: -122.3321,
+            heading: Some(270.0),
+        }),
         plate: PlateRead {
             present: true,
             text: "7abc-123".into(),
@@ -23,7 +29,10 @@ fn sample_read() -> CameraRead {
             unreadable_positions: vec![],
         },
         vehicle: VehicleRead {
-            make: Some(VehicleAttribute { value: "Toyota".into(), confidence: Some(0.5) }),
+            make: Some(VehicleAttribute {
+                value: "Toyota".into(),
+                confidence: Some(0.5),
+            }),
             ..VehicleRead::default()
         },
         image_ref: None,
@@ -40,7 +49,9 @@ fn plate_normalisation(criterion: &mut Criterion) {
 fn camera_read_codec(criterion: &mut Criterion) {
     let read = sample_read();
     let bytes = encode(&read).expect("sample read encodes");
-    criterion.bench_function("camera_read_encode", |bench| bench.iter(|| encode(black_box(&read))));
+    criterion.bench_function("camera_read_encode", |bench| {
+        bench.iter(|| encode(black_box(&read)))
+    });
     criterion.bench_function("camera_read_decode", |bench| {
         bench.iter(|| decode::<CameraRead>(black_box(&bytes)))
     });

@@ -20,7 +20,9 @@ pub struct CameraToken {
 /// Outcome of checking a request's credentials for one camera.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Access<'a> {
-    Granted { organisation: &'a str },
+    Granted {
+        organisation: &'a str,
+    },
     /// No token, or one that is not configured.
     Unauthenticated,
     /// A valid token that does not own the camera.
@@ -80,7 +82,10 @@ impl TokenTable {
 pub fn bearer_token(header: Option<&str>) -> Option<&str> {
     let value = header?.trim();
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|token| !token.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
 }
 
 #[cfg(test)]
@@ -106,18 +111,26 @@ mod tests {
     fn owned_camera_is_granted() {
         assert_eq!(
             table().check(Some("north-secret"), "cam-2"),
-            Access::Granted { organisation: "spd" }
+            Access::Granted {
+                organisation: "spd"
+            }
         );
     }
 
     #[test]
     fn other_camera_is_forbidden() {
-        assert_eq!(table().check(Some("north-secret"), "cam-3"), Access::Forbidden);
+        assert_eq!(
+            table().check(Some("north-secret"), "cam-3"),
+            Access::Forbidden
+        );
     }
 
     #[test]
     fn unknown_token_is_unauthenticated() {
-        assert_eq!(table().check(Some("guess"), "cam-1"), Access::Unauthenticated);
+        assert_eq!(
+            table().check(Some("guess"), "cam-1"),
+            Access::Unauthenticated
+        );
         assert_eq!(table().check(None, "cam-1"), Access::Unauthenticated);
     }
 
@@ -125,7 +138,9 @@ mod tests {
     fn wildcard_grants_any_camera() {
         assert_eq!(
             table().check(Some("relay-secret"), "gate-7"),
-            Access::Granted { organisation: "hoa" }
+            Access::Granted {
+                organisation: "hoa"
+            }
         );
     }
 

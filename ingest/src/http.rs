@@ -44,7 +44,12 @@ fn body_kind(headers: &HeaderMap) -> Result<BodyKind, Rejection> {
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
-    let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match media_type.as_str() {
         "application/json" => Ok(BodyKind::Single),
         "application/x-ndjson" | "application/jsonl" | "application/json-seq" => Ok(BodyKind::Batch),
@@ -58,12 +63,20 @@ fn body_kind(headers: &HeaderMap) -> Result<BodyKind, Rejection> {
     }
 }
 
-async fn post_reads(State(state): State<Arc<IngestState>>, headers: HeaderMap, body: Body) -> Response {
+async fn post_reads(
+    State(state): State<Arc<IngestState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let kind = match body_kind(&headers) {
         Ok(kind) => kind,
         Err(rejection) => return reject(rejection),
     };
-    let token = bearer_token(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()));
+    let token = bearer_token(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    );
     if !state.tokens.is_known(token) {
         return reject(Rejection::new(
             RejectReason::Unauthenticated,
@@ -81,7 +94,11 @@ async fn post_reads(State(state): State<Arc<IngestState>>, headers: HeaderMap, b
     }
 }
 
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<bytes::Bytes, Rejection> {
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<bytes::Bytes, Rejection> {
     let too_large = || {
         Rejection::new(
             RejectReason::TooLarge,
@@ -97,7 +114,9 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<byte
         discard_body(body).await;
         return Err(too_large());
     }
-    axum::body::to_bytes(body, limit).await.map_err(|_| too_large())
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large())
 }
 
 /// Reads and drops a rejected body, up to a bound, before answering. A server that answers
@@ -134,7 +153,11 @@ fn admit(state: &IngestState, token: Option<&str>, bytes: &[u8]) -> Result<Camer
             ))
         }
         Access::Forbidden if camera_id.trim().is_empty() => {
-            return Err(Rejection::new(RejectReason::MissingField, "camera_id", "missing"))
+            return Err(Rejection::new(
+                RejectReason::MissingField,
+                "camera_id",
+                "missing",
+            ))
         }
         Access::Forbidden => {
             return Err(Rejection::new(
@@ -164,7 +187,11 @@ async fn accept_single(state: &IngestState, token: Option<&str>, bytes: &[u8]) -
     match result {
         Ok(()) => {
             READS_ACCEPTED.with_label_values(&[PATH_HTTP]).inc();
-            (StatusCode::ACCEPTED, Json(json!({ "read_id": read.read_id }))).into_response()
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "read_id": read.read_id })),
+            )
+                .into_response()
         }
         Err(error) => reject(publish_rejection(&error)),
     }
@@ -206,7 +233,10 @@ async fn accept_batch(state: &IngestState, token: Option<&str>, bytes: &[u8]) ->
             return reject(Rejection::new(
                 RejectReason::TooLarge,
                 "body",
-                format!("more than {} reads in one batch; split the batch", state.settings.max_batch_lines),
+                format!(
+                    "more than {} reads in one batch; split the batch",
+                    state.settings.max_batch_lines
+                ),
             ));
         }
         match admit(state, token, line) {
@@ -215,7 +245,10 @@ async fn accept_batch(state: &IngestState, token: Option<&str>, bytes: &[u8]) ->
         }
     }
     if line_count == 0 {
-        return reject(Rejection::malformed("body", "empty batch; send one JSON read per line"));
+        return reject(Rejection::malformed(
+            "body",
+            "empty batch; send one JSON read per line",
+        ));
     }
 
     let reads: Vec<CameraRead> = admitted.iter().map(|(_, read)| read.clone()).collect();
@@ -231,7 +264,9 @@ async fn accept_batch(state: &IngestState, token: Option<&str>, bytes: &[u8]) ->
         }
     }
     rejected.sort_by_key(|rejection| rejection.line);
-    READS_ACCEPTED.with_label_values(&[PATH_HTTP]).inc_by(read_ids.len() as u64);
+    READS_ACCEPTED
+        .with_label_values(&[PATH_HTTP])
+        .inc_by(read_ids.len() as u64);
     for rejection in &rejected {
         READS_REJECTED
             .with_label_values(&[PATH_HTTP, rejection.reason.as_label()])
@@ -248,7 +283,9 @@ async fn accept_batch(state: &IngestState, token: Option<&str>, bytes: &[u8]) ->
     let body = json!({ "accepted": read_ids.len(), "read_ids": read_ids, "rejected": rejected });
     let mut response = (status, Json(body)).into_response();
     if status == StatusCode::SERVICE_UNAVAILABLE || rejected.iter().any(|r| r.status == 503) {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response
 }
@@ -276,8 +313,8 @@ fn reject(rejection: Rejection) -> Response {
     READS_REJECTED
         .with_label_values(&[PATH_HTTP, rejection.reason.as_label()])
         .inc();
-    let status = StatusCode::from_u16(rejection.reason.http_status())
-        .unwrap_or(StatusCode::BAD_REQUEST);
+    let status =
+        StatusCode::from_u16(rejection.reason.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     let body = json!({
         "error": rejection.to_string(),
         "field": rejection.field,
@@ -291,7 +328,9 @@ fn reject(rejection: Rejection) -> Response {
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         RejectReason::QueueFull | RejectReason::PublishFailed => {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         _ => {}
     }

@@ -140,7 +140,9 @@ pub async fn run(
             Err(error) => tracing::error!(%error, "raw topic intake task failed"),
         }
     }
-    let flushed = tokio::task::spawn_blocking(move || publisher.flush(std::time::Duration::from_secs(10))).await;
+    let flushed =
+        tokio::task::spawn_blocking(move || publisher.flush(std::time::Duration::from_secs(10)))
+            .await;
     if !matches!(flushed, Ok(Ok(()))) {
         tracing::warn!("producer not fully flushed at shutdown");
     }

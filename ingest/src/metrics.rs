@@ -2,9 +2,7 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{
-    register_histogram, register_int_counter_vec, Histogram, IntCounterVec,
-};
+use prometheus::{register_histogram, register_int_counter_vec, Histogram, IntCounterVec};
 
 pub static READS_ACCEPTED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(

@@ -61,7 +61,10 @@ impl ReadPublisher {
     ///
     /// NOTE: the partition count is read once. Partitions added to the topic later are only
     /// used after a restart, and until then their share of plates keeps going to the old ones.
-    pub async fn connect(settings: &KafkaSettings, limits: PublisherLimits) -> Result<Self, KafkaError> {
+    pub async fn connect(
+        settings: &KafkaSettings,
+        limits: PublisherLimits,
+    ) -> Result<Self, KafkaError> {
         let producer: FutureProducer = settings
             .client_config()
             .set("enable.idempotence", "true")
@@ -123,19 +126,28 @@ impl ReadPublisher {
     /// Publishes one read and waits for its acknowledgement.
     pub async fn publish(&self, read: &CameraRead) -> Result<(), PublishError> {
         let mut results = self.publish_all(std::slice::from_ref(read)).await;
-        results.pop().unwrap_or(Err(PublishError::Kafka(KafkaError::Canceled)))
+        results
+            .pop()
+            .unwrap_or(Err(PublishError::Kafka(KafkaError::Canceled)))
     }
 
-    fn enqueue(&self, read: &CameraRead) -> Result<rdkafka::producer::DeliveryFuture, PublishError> {
+    fn enqueue(
+        &self,
+        read: &CameraRead,
+    ) -> Result<rdkafka::producer::DeliveryFuture, PublishError> {
         let payload = encode(read)?;
         let record = FutureRecord::to(&self.topic)
             .key(read.read_id.as_bytes())
             .payload(&payload)
             .partition(self.partition_of(read));
-        self.producer.send_result(record).map_err(|(error, _)| match error {
-            KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull) => PublishError::QueueFull,
-            other => PublishError::Kafka(other),
-        })
+        self.producer
+            .send_result(record)
+            .map_err(|(error, _)| match error {
+                KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull) => {
+                    PublishError::QueueFull
+                }
+                other => PublishError::Kafka(other),
+            })
     }
 
     /// Waits until every record in flight is acknowledged or `timeout` passes.

@@ -39,7 +39,10 @@ pub async fn consume_raw_topic(
     let topics = settings.topics();
     let consumer: StreamConsumer = settings
         .client_config()
-        .set("group.id", format!("{}alpr-ingest-raw", settings.topic_prefix))
+        .set(
+            "group.id",
+            format!("{}alpr-ingest-raw", settings.topic_prefix),
+        )
         .set("enable.auto.commit", "true")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
@@ -66,9 +69,11 @@ pub async fn consume_raw_topic(
         };
         let outcome = admit_raw(&message, default_organisation.as_deref(), limits);
         let delivered = match outcome {
-            Ok(read) => publish_with_retry(&publisher, &read, &shutdown).await.map(|()| {
-                READS_ACCEPTED.with_label_values(&[PATH_RAW_TOPIC]).inc();
-            }),
+            Ok(read) => publish_with_retry(&publisher, &read, &shutdown)
+                .await
+                .map(|()| {
+                    READS_ACCEPTED.with_label_values(&[PATH_RAW_TOPIC]).inc();
+                }),
             Err(rejection) => {
                 READS_REJECTED
                     .with_label_values(&[PATH_RAW_TOPIC, rejection.reason.as_label()])
@@ -109,7 +114,13 @@ fn admit_raw(
         .payload()
         .ok_or_else(|| Rejection::malformed("body", "empty record"))?;
     let submission = parse_submission(payload)?;
-    validate_submission(submission, &organisation, RAW_SOURCE, chrono::Utc::now(), limits)
+    validate_submission(
+        submission,
+        &organisation,
+        RAW_SOURCE,
+        chrono::Utc::now(),
+        limits,
+    )
 }
 
 fn header_text(message: &BorrowedMessage<'_>, name: &str) -> Option<String> {
@@ -159,13 +170,25 @@ async fn send_dead_letter(
     let mut headers = OwnedHeaders::new();
     if let Some(original) = message.headers() {
         for header in original.iter() {
-            headers = headers.insert(Header { key: header.key, value: header.value });
+            headers = headers.insert(Header {
+                key: header.key,
+                value: header.value,
+            });
         }
     }
     let headers = headers
-        .insert(Header { key: REJECT_REASON_HEADER, value: Some(rejection.reason.as_label()) })
-        .insert(Header { key: REJECT_FIELD_HEADER, value: Some(rejection.field.as_str()) })
-        .insert(Header { key: REJECT_MESSAGE_HEADER, value: Some(rejection.message.as_str()) });
+        .insert(Header {
+            key: REJECT_REASON_HEADER,
+            value: Some(rejection.reason.as_label()),
+        })
+        .insert(Header {
+            key: REJECT_FIELD_HEADER,
+            value: Some(rejection.field.as_str()),
+        })
+        .insert(Header {
+            key: REJECT_MESSAGE_HEADER,
+            value: Some(rejection.message.as_str()),
+        });
     let mut record = FutureRecord::<[u8], [u8]>::to(topic).headers(headers);
     if let Some(key) = message.key() {
         record = record.key(key);
@@ -175,7 +198,9 @@ async fn send_dead_letter(
     }
     match producer.send(record, Duration::from_secs(30)).await {
         Ok(_) => {
-            DEAD_LETTERS.with_label_values(&[rejection.reason.as_label()]).inc();
+            DEAD_LETTERS
+                .with_label_values(&[rejection.reason.as_label()])
+                .inc();
             tracing::debug!(reason = rejection.reason.as_label(), field = %rejection.field, "raw record sent to dead-letter topic");
             Ok(())
         }

@@ -96,7 +96,11 @@ pub fn parse_submission(bytes: &[u8]) -> Result<ReadSubmission, crate::validate:
     reject_arrays_for_objects(&value)?;
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
-        let field = if path == "." { "body".to_string() } else { path };
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
         crate::validate::Rejection::malformed(field, error.into_inner().to_string())
     })
 }

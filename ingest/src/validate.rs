@@ -262,7 +262,9 @@ fn validate_location(
     })
 }
 
-fn validate_plate(plate: Option<crate::submission::SubmittedPlate>) -> Result<PlateRead, Rejection> {
+fn validate_plate(
+    plate: Option<crate::submission::SubmittedPlate>,
+) -> Result<PlateRead, Rejection> {
     let plate = plate.ok_or_else(|| Rejection::missing("plate"))?;
     let present = plate.present.unwrap_or(true);
     let text = plate.text.unwrap_or_default();
@@ -310,7 +312,10 @@ fn validate_plate(plate: Option<crate::submission::SubmittedPlate>) -> Result<Pl
             "must be empty when plate.present is false",
         ));
     }
-    let region = plate.region.map(|region| normalise_region(&region)).transpose()?;
+    let region = plate
+        .region
+        .map(|region| normalise_region(&region))
+        .transpose()?;
     let confidence = plate
         .confidence
         .map(|value| check_confidence(value, "plate.confidence"))
@@ -387,7 +392,9 @@ mod tests {
     }
 
     fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2021-10-01T20:00:00Z").unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339("2021-10-01T20:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     fn submission() -> ReadSubmission {
@@ -429,7 +436,10 @@ mod tests {
         let first = validate(submission()).unwrap();
         let second = validate(submission()).unwrap();
         assert_eq!(first.read_id, second.read_id);
-        assert_eq!(first.read_id, read_id_for_event("cam-1", "evt-9").to_string());
+        assert_eq!(
+            first.read_id,
+            read_id_for_event("cam-1", "evt-9").to_string()
+        );
     }
 
     #[test]

@@ -2,6 +2,9 @@
 //! and a message naming the field, and none of it reaches the reads topic; good reads do, and
 //! a full producer queue answers 503.
 
+// A failed set-up step should stop the test with its error, which is what unwrap does.
+#![allow(clippy::unwrap_used)]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -16,7 +19,9 @@ use alpr_schemas::{decode, CameraRead};
 const TOKEN: &str = "north-precinct-secret";
 
 fn fixed_now() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2021-10-01T20:00:00Z").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2021-10-01T20:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 struct RunningIngest {
@@ -47,7 +52,11 @@ impl RunningIngest {
             Arc::new(fixed_now),
             shutdown.clone(),
         ));
-        Self { address, shutdown, task }
+        Self {
+            address,
+            shutdown,
+            task,
+        }
     }
 
     fn url(&self) -> String {
@@ -104,23 +113,111 @@ fn case(name: &'static str, body: Value, status: u16, mentions: &'static str) ->
 fn bad_input_cases() -> Vec<Case> {
     let good = good_read("never-stored");
     let mut cases = vec![
-        Case { token: None, ..case("no token", good.clone(), 401, "bearer token") },
-        Case { token: Some("guessed"), ..case("unknown token", good.clone(), 401, "bearer token") },
-        case("camera not owned", with(good.clone(), "/camera_id", json!("cam-2")), 403, "cam-2"),
-        case("missing camera", without(good.clone(), "camera_id"), 422, "camera_id"),
-        case("plate of bad characters only", with(good.clone(), "/plate/text", json!("-- ·· --")), 422, "plate.text"),
-        case("latitude above 90", with(good.clone(), "/location/latitude", json!(91.5)), 422, "location.latitude"),
-        case("longitude below -180", with(good.clone(), "/location/longitude", json!(-180.5)), 422, "location.longitude"),
-        case("captured in the future", with(good.clone(), "/captured_at", json!("2021-10-01T20:10:00Z")), 422, "captured_at"),
-        case("time without offset", with(good.clone(), "/captured_at", json!("2021-10-01T12:59:00")), 422, "no UTC offset"),
-        case("missing captured_at", without(good.clone(), "captured_at"), 422, "captured_at"),
-        case("empty plate while present", with(good.clone(), "/plate", json!({"text": "", "present": true})), 422, "plate.text"),
-        case("confidence above 1", with(good.clone(), "/plate/confidence", json!(1.5)), 422, "plate.confidence"),
-        case("region not ISO 3166-2", with(good.clone(), "/plate/region", json!("California")), 422, "plate.region"),
-        case("array where object belongs", json!([good.clone()]), 400, "array"),
-        case("plate as array", with(good.clone(), "/plate", json!(["7ABC123"])), 400, "plate"),
-        case("latitude as text", with(good.clone(), "/location/latitude", json!("north")), 400, "location.latitude"),
-        case("unknown field", with(good.clone(), "/plate/text", json!("7ABC123")).as_object().cloned().map(|mut o| { o.insert("driver_face".into(), json!("...")); Value::Object(o) }).unwrap(), 400, "driver_face"),
+        Case {
+            token: None,
+            ..case("no token", good.clone(), 401, "bearer token")
+        },
+        Case {
+            token: Some("guessed"),
+            ..case("unknown token", good.clone(), 401, "bearer token")
+        },
+        case(
+            "camera not owned",
+            with(good.clone(), "/camera_id", json!("cam-2")),
+            403,
+            "cam-2",
+        ),
+        case(
+            "missing camera",
+            without(good.clone(), "camera_id"),
+            422,
+            "camera_id",
+        ),
+        case(
+            "plate of bad characters only",
+            with(good.clone(), "/plate/text", json!("-- ·· --")),
+            422,
+            "plate.text",
+        ),
+        case(
+            "latitude above 90",
+            with(good.clone(), "/location/latitude", json!(91.5)),
+            422,
+            "location.latitude",
+        ),
+        case(
+            "longitude below -180",
+            with(good.clone(), "/location/longitude", json!(-180.5)),
+            422,
+            "location.longitude",
+        ),
+        case(
+            "captured in the future",
+            with(good.clone(), "/captured_at", json!("2021-10-01T20:10:00Z")),
+            422,
+            "captured_at",
+        ),
+        case(
+            "time without offset",
+            with(good.clone(), "/captured_at", json!("2021-10-01T12:59:00")),
+            422,
+            "no UTC offset",
+        ),
+        case(
+            "missing captured_at",
+            without(good.clone(), "captured_at"),
+            422,
+            "captured_at",
+        ),
+        case(
+            "empty plate while present",
+            with(good.clone(), "/plate", json!({"text": "", "present": true})),
+            422,
+            "plate.text",
+        ),
+        case(
+            "confidence above 1",
+            with(good.clone(), "/plate/confidence", json!(1.5)),
+            422,
+            "plate.confidence",
+        ),
+        case(
+            "region not ISO 3166-2",
+            with(good.clone(), "/plate/region", json!("California")),
+            422,
+            "plate.region",
+        ),
+        case(
+            "array where object belongs",
+            json!([good.clone()]),
+            400,
+            "array",
+        ),
+        case(
+            "plate as array",
+            with(good.clone(), "/plate", json!(["7ABC123"])),
+            400,
+            "plate",
+        ),
+        case(
+            "latitude as text",
+            with(good.clone(), "/location/latitude", json!("north")),
+            400,
+            "location.latitude",
+        ),
+        case(
+            "unknown field",
+            with(good.clone(), "/plate/text", json!("7ABC123"))
+                .as_object()
+                .cloned()
+                .map(|mut o| {
+                    o.insert("driver_face".into(), json!("..."));
+                    Value::Object(o)
+                })
+                .unwrap(),
+            400,
+            "driver_face",
+        ),
     ];
     cases.push(Case {
         body: b"{\"camera_id\": \"cam-1\", \"plate\": ".to_vec(),
@@ -128,13 +225,22 @@ fn bad_input_cases() -> Vec<Case> {
     });
     let mut invalid_utf8 = good.to_string().into_bytes();
     invalid_utf8.splice(5..5, [0xff, 0xfe]);
-    cases.push(Case { body: invalid_utf8, ..case("invalid utf-8", json!(null), 400, "UTF-8") });
+    cases.push(Case {
+        body: invalid_utf8,
+        ..case("invalid utf-8", json!(null), 400, "UTF-8")
+    });
     cases.push(Case {
         body: vec![b' '; 10 * 1024 * 1024],
         ..case("10 MB body", json!(null), 413, "limit")
     });
-    cases.push(Case { content_type: Some("text/plain"), ..case("wrong content type", good.clone(), 415, "content-type") });
-    cases.push(Case { content_type: None, ..case("missing content type", good.clone(), 415, "content-type") });
+    cases.push(Case {
+        content_type: Some("text/plain"),
+        ..case("wrong content type", good.clone(), 415, "content-type")
+    });
+    cases.push(Case {
+        content_type: None,
+        ..case("missing content type", good.clone(), 415, "content-type")
+    });
     cases.push(Case {
         content_type: Some("application/x-ndjson"),
         body: b"\n\n".to_vec(),
@@ -142,7 +248,12 @@ fn bad_input_cases() -> Vec<Case> {
     });
     cases.push(Case {
         content_type: Some("application/x-ndjson"),
-        body: format!("{}\n{}\n", without(good.clone(), "camera_id"), with(good.clone(), "/location/latitude", json!(-95))).into_bytes(),
+        body: format!(
+            "{}\n{}\n",
+            without(good.clone(), "camera_id"),
+            with(good.clone(), "/location/latitude", json!(-95))
+        )
+        .into_bytes(),
         ..case("batch of bad lines only", json!(null), 422, "camera_id")
     });
     cases
@@ -156,7 +267,10 @@ async fn send(client: &reqwest::Client, url: &str, case: &Case) -> (u16, Value) 
     if let Some(token) = case.token {
         request = request.header("authorization", format!("Bearer {token}"));
     }
-    let response = request.send().await.unwrap_or_else(|error| panic!("{}: {error}", case.name));
+    let response = request
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("{}: {error}", case.name));
     let status = response.status().as_u16();
     let body = response.json::<Value>().await.unwrap_or(Value::Null);
     (status, body)
@@ -165,7 +279,11 @@ async fn send(client: &reqwest::Client, url: &str, case: &Case) -> (u16, Value) 
 fn read_ids_on_topic(records: &[alpr_platform::testkit::TestRecord]) -> Vec<String> {
     records
         .iter()
-        .map(|record| decode::<CameraRead>(record.payload.as_ref().unwrap()).unwrap().read_id)
+        .map(|record| {
+            decode::<CameraRead>(record.payload.as_ref().unwrap())
+                .unwrap()
+                .read_id
+        })
         .collect()
 }
 
@@ -183,10 +301,19 @@ async fn bad_input_is_answered_and_never_stored() {
         let (status, body) = send(&client, &ingest.url(), case).await;
         assert_eq!(status, case.status, "{}: answer {body}", case.name);
         let text = body.to_string();
-        assert!(text.contains(case.mentions), "{}: answer {text} does not mention {:?}", case.name, case.mentions);
+        assert!(
+            text.contains(case.mentions),
+            "{}: answer {text} does not mention {:?}",
+            case.name,
+            case.mentions
+        );
     }
 
-    assert_eq!(forbidden.get() - forbidden_before, 1, "the 403 is counted under its reason");
+    assert_eq!(
+        forbidden.get() - forbidden_before,
+        1,
+        "the 403 is counted under its reason"
+    );
 
     // A batch with one good and one bad line: the good one is accepted, the bad one named.
     let mixed = format!(
@@ -194,18 +321,27 @@ async fn bad_input_is_answered_and_never_stored() {
         good_read("mixed-good"),
         with(good_read("mixed-bad"), "/location/latitude", json!(123))
     );
-    let (status, body) = send(&client, &ingest.url(), &Case {
-        content_type: Some("application/x-ndjson"),
-        body: mixed.into_bytes(),
-        ..case("mixed batch", json!(null), 202, "")
-    })
+    let (status, body) = send(
+        &client,
+        &ingest.url(),
+        &Case {
+            content_type: Some("application/x-ndjson"),
+            body: mixed.into_bytes(),
+            ..case("mixed batch", json!(null), 202, "")
+        },
+    )
     .await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["accepted"], 1);
     assert_eq!(body["rejected"][0]["line"], 2);
     assert_eq!(body["rejected"][0]["field"], "location.latitude");
 
-    let (status, body) = send(&client, &ingest.url(), &case("sentinel", good_read("sentinel"), 202, "")).await;
+    let (status, body) = send(
+        &client,
+        &ingest.url(),
+        &case("sentinel", good_read("sentinel"), 202, ""),
+    )
+    .await;
     assert_eq!(status, 202, "{body}");
     let sentinel_id = body["read_id"].as_str().unwrap().to_string();
     ingest.stop().await;
@@ -218,7 +354,10 @@ async fn bad_input_is_answered_and_never_stored() {
         sentinel_id,
     ];
     expected.sort();
-    assert_eq!(ids, expected, "only the two good reads may reach the reads topic");
+    assert_eq!(
+        ids, expected,
+        "only the two good reads may reach the reads topic"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,10 +366,20 @@ async fn accepted_read_is_normalised_and_partitioned_by_plate() {
     let ingest = RunningIngest::start(&kafka, 100_000).await;
     let client = reqwest::Client::new();
 
-    let (status, body) = send(&client, &ingest.url(), &case("good", good_read("evt-1"), 202, "")).await;
+    let (status, body) = send(
+        &client,
+        &ingest.url(),
+        &case("good", good_read("evt-1"), 202, ""),
+    )
+    .await;
     assert_eq!(status, 202, "{body}");
     // Re-sending the same event gives the same read id.
-    let (_, again) = send(&client, &ingest.url(), &case("again", good_read("evt-1"), 202, "")).await;
+    let (_, again) = send(
+        &client,
+        &ingest.url(),
+        &case("again", good_read("evt-1"), 202, ""),
+    )
+    .await;
     assert_eq!(body["read_id"], again["read_id"]);
     ingest.stop().await;
 
@@ -252,17 +401,26 @@ async fn full_producer_queue_answers_503() {
     let ingest = RunningIngest::start(&kafka, 1).await;
     let client = reqwest::Client::new();
 
-    let batch: String = (0..200).map(|index| format!("{}\n", good_read(&format!("burst-{index}")))).collect();
-    let (status, body) = send(&client, &ingest.url(), &Case {
-        content_type: Some("application/x-ndjson"),
-        body: batch.into_bytes(),
-        ..case("burst", json!(null), 202, "")
-    })
+    let batch: String = (0..200)
+        .map(|index| format!("{}\n", good_read(&format!("burst-{index}"))))
+        .collect();
+    let (status, body) = send(
+        &client,
+        &ingest.url(),
+        &Case {
+            content_type: Some("application/x-ndjson"),
+            body: batch.into_bytes(),
+            ..case("burst", json!(null), 202, "")
+        },
+    )
     .await;
     let accepted = body["accepted"].as_u64().unwrap();
     let rejected = body["rejected"].as_array().unwrap();
     assert!(accepted >= 1, "{body}");
-    assert!(!rejected.is_empty(), "a queue of one must overflow on a burst of 200: {body}");
+    assert!(
+        !rejected.is_empty(),
+        "a queue of one must overflow on a burst of 200: {body}"
+    );
     assert!(rejected.iter().all(|line| line["status"] == 503), "{body}");
     assert_eq!(accepted as usize + rejected.len(), 200);
     assert!(status == 202 || status == 503);

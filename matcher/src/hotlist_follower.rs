@@ -47,7 +47,10 @@ impl HotlistFollower {
         let topic = kafka.topics().hotlist;
         let consumer: BaseConsumer = kafka
             .client_config()
-            .set("group.id", format!("{}alpr-matcher-hotlist", kafka.topic_prefix))
+            .set(
+                "group.id",
+                format!("{}alpr-matcher-hotlist", kafka.topic_prefix),
+            )
             .set("enable.auto.commit", "false")
             .set("isolation.level", "read_committed")
             .create()?;
@@ -95,7 +98,11 @@ impl HotlistFollower {
             applied += self.apply_next_batch(Duration::from_millis(200))?;
         }
         HOTLIST_ENTRIES.set(self.store.entry_count() as i64);
-        tracing::info!(applied, entries = self.store.entry_count(), "hotlist caught up");
+        tracing::info!(
+            applied,
+            entries = self.store.entry_count(),
+            "hotlist caught up"
+        );
         Ok(applied)
     }
 
@@ -156,14 +163,22 @@ impl HotlistFollower {
         for record in &records {
             self.positions.insert(record.partition, record.offset + 1);
         }
-        tracing::debug!(upserted = summary.upserted, removed = summary.removed, "hotlist batch applied");
+        tracing::debug!(
+            upserted = summary.upserted,
+            removed = summary.removed,
+            "hotlist batch applied"
+        );
         Ok(records.len())
     }
 }
 
 /// Catches `store` up with the hotlist topic once and returns the number of records applied.
 /// Used by commands and tests that need the matcher's view of a list without running it.
-pub fn sync_store_once(kafka: &KafkaSettings, store: HotlistStore, timeout: Duration) -> Result<usize, FollowError> {
+pub fn sync_store_once(
+    kafka: &KafkaSettings,
+    store: HotlistStore,
+    timeout: Duration,
+) -> Result<usize, FollowError> {
     let mut follower = HotlistFollower::connect(kafka, store)?;
     follower.catch_up(timeout)
 }

@@ -106,7 +106,9 @@ pub async fn run(
 
     // Stop the follower whether the reads loop ended by shutdown or by an error.
     follower_stop.cancel();
-    let followed = follower_task.await.map_err(|_| MatcherError::FollowerPanicked)?;
+    let followed = follower_task
+        .await
+        .map_err(|_| MatcherError::FollowerPanicked)?;
     if let Err(error) = store.flush() {
         tracing::warn!(%error, "cannot flush hotlist store at shutdown");
     }

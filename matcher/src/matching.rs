@@ -61,7 +61,10 @@ fn region_check(entry_region: Option<&str>, read_region: Option<&str>) -> Option
 
 /// Returns the alert id of a read matching an entry.
 pub fn alert_id(read_id: &str, entry_id: &str) -> Uuid {
-    Uuid::new_v5(&ALERT_ID_NAMESPACE, format!("{read_id}\n{entry_id}").as_bytes())
+    Uuid::new_v5(
+        &ALERT_ID_NAMESPACE,
+        format!("{read_id}\n{entry_id}").as_bytes(),
+    )
 }
 
 /// Builds the alert for a match; `emitted_at` is microseconds since the epoch.
@@ -161,16 +164,27 @@ mod tests {
     #[test]
     fn entry_without_region_matches_any_read() {
         let entries = [entry("e1", "7ABC123", None)];
-        assert_eq!(matching_entries(&read("7ABC123", Some("US-OR"), 10), &entries).len(), 1);
-        assert_eq!(matching_entries(&read("7ABC123", None, 10), &entries).len(), 1);
+        assert_eq!(
+            matching_entries(&read("7ABC123", Some("US-OR"), 10), &entries).len(),
+            1
+        );
+        assert_eq!(
+            matching_entries(&read("7ABC123", None, 10), &entries).len(),
+            1
+        );
     }
 
     #[test]
     fn expired_entry_does_not_match() {
         let mut expired = entry("e1", "7ABC123", None);
         expired.expires_at = Some(10);
-        assert!(matching_entries(&read("7ABC123", None, 10), std::slice::from_ref(&expired)).is_empty());
-        assert_eq!(matching_entries(&read("7ABC123", None, 9), &[expired]).len(), 1);
+        assert!(
+            matching_entries(&read("7ABC123", None, 10), std::slice::from_ref(&expired)).is_empty()
+        );
+        assert_eq!(
+            matching_entries(&read("7ABC123", None, 9), &[expired]).len(),
+            1
+        );
     }
 
     #[test]
@@ -190,7 +204,10 @@ mod tests {
 
     #[test]
     fn every_matching_entry_gives_one_alert() {
-        let entries = [entry("e1", "7ABC123", None), entry("e2", "7ABC123", Some("US-WA"))];
+        let entries = [
+            entry("e1", "7ABC123", None),
+            entry("e2", "7ABC123", Some("US-WA")),
+        ];
         let the_read = read("7ABC123", Some("US-WA"), 10);
         let matches = matching_entries(&the_read, &entries);
         let ids: Vec<_> = matches

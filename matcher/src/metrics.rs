@@ -8,12 +8,17 @@ use prometheus::{
 };
 
 fn latency_buckets() -> Vec<f64> {
-    vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0]
+    vec![
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
+    ]
 }
 
 pub static READS: LazyLock<IntCounter> = LazyLock::new(|| {
-    register_int_counter!("alpr_matcher_reads_total", "Reads checked against the hotlist")
-        .expect("metric registers once")
+    register_int_counter!(
+        "alpr_matcher_reads_total",
+        "Reads checked against the hotlist"
+    )
+    .expect("metric registers once")
 });
 
 pub static UNDECODABLE_READS: LazyLock<IntCounter> = LazyLock::new(|| {

@@ -80,7 +80,10 @@ impl ReadsLoop {
         let topics = kafka.topics();
         let consumer: ReadsConsumer = kafka
             .client_config()
-            .set("group.id", format!("{}{}", kafka.topic_prefix, settings.group_id))
+            .set(
+                "group.id",
+                format!("{}{}", kafka.topic_prefix, settings.group_id),
+            )
             .set("enable.auto.commit", "false")
             // Offsets are stored only for handled batches; a batch cut short by shutdown is
             // read again by the next owner of its partitions.
@@ -132,8 +135,8 @@ impl ReadsLoop {
     /// batch size.
     async fn next_batch(&self) -> Result<Vec<BorrowedMessage<'_>>, KafkaError> {
         let mut batch = vec![self.consumer.recv().await?];
-        let deadline = tokio::time::Instant::now()
-            + Duration::from_millis(self.settings.batch_max_wait_ms);
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(self.settings.batch_max_wait_ms);
         while batch.len() < self.settings.batch_max_reads {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
                 Ok(Ok(message)) => batch.push(message),
@@ -235,7 +238,10 @@ impl ReadsLoop {
             // from the last commit: duplicates, never gaps.
             Err(error) => tracing::warn!(%error, "commit of reads offsets failed"),
         }
-        tracing::trace!(elapsed_us = started.elapsed().as_micros() as u64, "offsets committed");
+        tracing::trace!(
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "offsets committed"
+        );
         Ok(())
     }
 

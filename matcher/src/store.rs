@@ -84,26 +84,37 @@ impl HotlistStore {
 
     fn rebuild_index(&self) -> Result<(), StoreError> {
         let mut index = PlateIndex::default();
-        for item in self.db.iterator_cf(self.family(ENTRIES), IteratorMode::Start) {
+        for item in self
+            .db
+            .iterator_cf(self.family(ENTRIES), IteratorMode::Start)
+        {
             let (key, value) = item?;
-            let entry: HotlistEntry = decode(&value).map_err(|source| StoreError::CorruptEntry {
-                entry_id: String::from_utf8_lossy(&key).into_owned(),
-                source,
-            })?;
+            let entry: HotlistEntry =
+                decode(&value).map_err(|source| StoreError::CorruptEntry {
+                    entry_id: String::from_utf8_lossy(&key).into_owned(),
+                    source,
+                })?;
             index_insert(&mut index, entry);
         }
-        *self.by_plate.write().unwrap_or_else(|poison| poison.into_inner()) = index;
+        *self
+            .by_plate
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner()) = index;
         Ok(())
     }
 
     /// Returns the next offset to read per hotlist partition, for partitions seen before.
     pub fn stored_offsets(&self) -> Result<HashMap<i32, i64>, StoreError> {
         let mut offsets = HashMap::new();
-        for item in self.db.iterator_cf(self.family(OFFSETS), IteratorMode::Start) {
+        for item in self
+            .db
+            .iterator_cf(self.family(OFFSETS), IteratorMode::Start)
+        {
             let (key, value) = item?;
-            if let (Ok(partition), Ok(offset)) =
-                (<[u8; 4]>::try_from(&key[..]), <[u8; 8]>::try_from(&value[..]))
-            {
+            if let (Ok(partition), Ok(offset)) = (
+                <[u8; 4]>::try_from(&key[..]),
+                <[u8; 8]>::try_from(&value[..]),
+            ) {
                 offsets.insert(i32::from_be_bytes(partition), i64::from_be_bytes(offset));
             }
         }
@@ -144,13 +155,20 @@ impl HotlistStore {
             }
         }
         for (partition, offset) in next_offsets {
-            batch.put_cf(self.family(OFFSETS), partition.to_be_bytes(), offset.to_be_bytes());
+            batch.put_cf(
+                self.family(OFFSETS),
+                partition.to_be_bytes(),
+                offset.to_be_bytes(),
+            );
         }
         self.db.write(batch)?;
 
         // The index changes only after the write is durable, so it never shows an entry the
         // store would forget in a crash.
-        let mut index = self.by_plate.write().unwrap_or_else(|poison| poison.into_inner());
+        let mut index = self
+            .by_plate
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner());
         for entry_id in &removals {
             index_remove(&mut index, entry_id);
         }
@@ -162,14 +180,24 @@ impl HotlistStore {
 
     /// Returns the entries whose plate equals `plate` exactly.
     pub fn entries_for_plate(&self, plate: &str) -> Vec<HotlistEntry> {
-        let index = self.by_plate.read().unwrap_or_else(|poison| poison.into_inner());
-        index.entries_by_plate.get(plate).cloned().unwrap_or_default()
+        let index = self
+            .by_plate
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
+        index
+            .entries_by_plate
+            .get(plate)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Returns every stored entry, in entry id order.
     pub fn all_entries(&self) -> Result<Vec<HotlistEntry>, StoreError> {
         let mut entries = Vec::new();
-        for item in self.db.iterator_cf(self.family(ENTRIES), IteratorMode::Start) {
+        for item in self
+            .db
+            .iterator_cf(self.family(ENTRIES), IteratorMode::Start)
+        {
             let (key, value) = item?;
             entries.push(decode(&value).map_err(|source| StoreError::CorruptEntry {
                 entry_id: String::from_utf8_lossy(&key).into_owned(),
@@ -181,7 +209,10 @@ impl HotlistStore {
 
     /// Number of entries in the plate index.
     pub fn entry_count(&self) -> usize {
-        let index = self.by_plate.read().unwrap_or_else(|poison| poison.into_inner());
+        let index = self
+            .by_plate
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
         index.plate_by_entry_id.len()
     }
 

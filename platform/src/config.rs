@@ -44,7 +44,9 @@ where
                 .split("__"),
         )
         .merge(flags);
-    figment.extract().map_err(|error| ConfigError::Invalid(Box::new(error)))
+    figment
+        .extract()
+        .map_err(|error| ConfigError::Invalid(Box::new(error)))
 }
 
 #[cfg(test)]
@@ -96,9 +98,14 @@ mod tests {
 
     #[test]
     fn missing_file_is_named() {
-        let error =
-            load_config::<Sample>(Some(Path::new("/nonexistent/alpr.toml")), Serialized::defaults(()))
-                .unwrap_err();
-        assert!(error.to_string().contains("/nonexistent/alpr.toml"), "{error}");
+        let error = load_config::<Sample>(
+            Some(Path::new("/nonexistent/alpr.toml")),
+            Serialized::defaults(()),
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("/nonexistent/alpr.toml"),
+            "{error}"
+        );
     }
 }

@@ -116,8 +116,12 @@ pub fn topic_specs(settings: &KafkaSettings) -> Vec<TopicSpec> {
         configs,
     };
     let compact = || vec![("cleanup.policy", "compact".to_string())];
-    let delete_after =
-        |ms: i64| vec![("cleanup.policy", "delete".to_string()), ("retention.ms", ms.to_string())];
+    let delete_after = |ms: i64| {
+        vec![
+            ("cleanup.policy", "delete".to_string()),
+            ("retention.ms", ms.to_string()),
+        ]
+    };
     vec![
         spec(&topics.reads_raw, delete_after(settings.raw_retention_ms)),
         spec(&topics.reads, compact()),
@@ -187,13 +191,18 @@ fn wait_for_leaders(client_config: &ClientConfig, topics: &[String]) -> Result<(
                 entry.name() == topic
                     && entry.error().is_none()
                     && !entry.partitions().is_empty()
-                    && entry.partitions().iter().all(|p| p.leader() >= 0 && p.error().is_none())
+                    && entry
+                        .partitions()
+                        .iter()
+                        .all(|p| p.leader() >= 0 && p.error().is_none())
             });
             if ready {
                 break;
             }
             if std::time::Instant::now() > deadline {
-                return Err(KafkaError::MetadataFetch(RDKafkaErrorCode::LeaderNotAvailable));
+                return Err(KafkaError::MetadataFetch(
+                    RDKafkaErrorCode::LeaderNotAvailable,
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -215,7 +224,9 @@ pub fn partition_count(
         .map(|entry| entry.partitions().len() as i32)
         .unwrap_or(0);
     if count == 0 {
-        return Err(KafkaError::MetadataFetch(RDKafkaErrorCode::UnknownTopicOrPartition));
+        return Err(KafkaError::MetadataFetch(
+            RDKafkaErrorCode::UnknownTopicOrPartition,
+        ));
     }
     Ok(count)
 }

@@ -1,5 +1,5 @@
 //! Tracing set-up: JSON lines in production, readable lines on a terminal. `RUST_LOG` picks the
-//! level, `info` by default.
+//! level.
 
 use tracing_subscriber::EnvFilter;
 
@@ -10,10 +10,11 @@ pub enum LogFormat {
     Text,
 }
 
-/// Installs the global tracing subscriber. Calling it twice keeps the first one, so tests and
-/// the binary can both call it.
-pub fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Installs the global tracing subscriber, logging at `default_level` unless `RUST_LOG` says
+/// otherwise. Calling it twice keeps the first one, so tests and the binary can both call it.
+pub fn init_tracing(format: LogFormat, default_level: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

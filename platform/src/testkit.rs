@@ -94,7 +94,10 @@ fn read_topic_blocking(settings: &KafkaSettings, topic: &str) -> Vec<TestRecord>
     loop {
         let position = consumer.position().expect("position");
         let done = ends.iter().all(|(&partition, &end)| {
-            match position.find_partition(topic, partition).map(|p| p.offset()) {
+            match position
+                .find_partition(topic, partition)
+                .map(|p| p.offset())
+            {
                 Some(Offset::Offset(offset)) => offset >= end,
                 _ => end == 0,
             }
@@ -102,7 +105,10 @@ fn read_topic_blocking(settings: &KafkaSettings, topic: &str) -> Vec<TestRecord>
         if done {
             return records;
         }
-        assert!(Instant::now() < deadline, "timed out reading {topic} to its end");
+        assert!(
+            Instant::now() < deadline,
+            "timed out reading {topic} to its end"
+        );
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(message)) => records.push(TestRecord {
                 partition: message.partition(),
@@ -115,7 +121,10 @@ fn read_topic_blocking(settings: &KafkaSettings, topic: &str) -> Vec<TestRecord>
                         headers
                             .iter()
                             .map(|header| {
-                                (header.key.to_string(), header.value.unwrap_or_default().to_vec())
+                                (
+                                    header.key.to_string(),
+                                    header.value.unwrap_or_default().to_vec(),
+                                )
                             })
                             .collect()
                     })

@@ -115,7 +115,12 @@ macro_rules! avro_record {
     };
 }
 
-avro_record!(CameraRead, "CameraRead", "camera_read.avsc", "history/camera_read.v1.avsc");
+avro_record!(
+    CameraRead,
+    "CameraRead",
+    "camera_read.avsc",
+    "history/camera_read.v1.avsc"
+);
 avro_record!(HotlistEntry, "HotlistEntry", "hotlist_entry.avsc");
 avro_record!(Alert, "Alert", "alert.avsc");
 avro_record!(EvidenceHold, "EvidenceHold", "evidence_hold.avsc");
@@ -142,7 +147,9 @@ pub fn encode<R: AvroRecord>(record: &R) -> Result<Vec<u8>, CodecError> {
 pub fn decode<R: AvroRecord>(bytes: &[u8]) -> Result<R, CodecError> {
     let schemas = R::schemas();
     if bytes.len() < HEADER_LEN {
-        return Err(CodecError::NotSingleObject("shorter than the 10-byte header"));
+        return Err(CodecError::NotSingleObject(
+            "shorter than the 10-byte header",
+        ));
     }
     if bytes[..2] != SINGLE_OBJECT_MARKER {
         return Err(CodecError::NotSingleObject("missing the C3 01 marker"));

@@ -57,7 +57,13 @@ pub fn mask_plate(plate: &str) -> String {
     plate
         .chars()
         .enumerate()
-        .map(|(index, c)| if index == 0 || index + 1 == count { c } else { '*' })
+        .map(|(index, c)| {
+            if index == 0 || index + 1 == count {
+                c
+            } else {
+                '*'
+            }
+        })
         .collect()
 }
 

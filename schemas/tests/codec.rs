@@ -1,6 +1,9 @@
 //! Round trips of every record type through the single-object codec, and reads of records
 //! written with an older schema version.
 
+// A failed set-up step should stop the test with its error, which is what unwrap does.
+#![allow(clippy::unwrap_used)]
+
 use alpr_schemas::codec::{fingerprint_of, AvroRecord};
 use alpr_schemas::*;
 use apache_avro::Schema;
@@ -123,7 +126,10 @@ fn evidence_hold_round_trips() {
     let hold = EvidenceHold {
         hold_id: "5b0c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d".into(),
         case_number: "21-000123".into(),
-        read_ids: vec![sample_read().read_id, "0190f5a2-8c1e-7d3a-9b4e-2f6a1c3d5e80".into()],
+        read_ids: vec![
+            sample_read().read_id,
+            "0190f5a2-8c1e-7d3a-9b4e-2f6a1c3d5e80".into(),
+        ],
         placed_by: "det-jones".into(),
         placed_at: 1_633_200_000_000_000,
         reason: "homicide investigation".into(),
@@ -200,14 +206,16 @@ fn truncated_datum_is_rejected() {
 #[test]
 fn fingerprint_matches_avro_specification() {
     let schema = Schema::parse_str(r#""null""#).unwrap();
-    assert_eq!(fingerprint_of(&schema), 7_195_948_357_588_979_594_i64.to_le_bytes());
+    assert_eq!(
+        fingerprint_of(&schema),
+        7_195_948_357_588_979_594_i64.to_le_bytes()
+    );
 }
 
 /// Alert embeds CameraRead; the copy inside alert.avsc must not drift from camera_read.avsc.
 #[test]
 fn alert_embeds_current_camera_read_schema() {
-    let alert: serde_json::Value =
-        serde_json::from_str(include_str!("../alert.avsc")).unwrap();
+    let alert: serde_json::Value = serde_json::from_str(include_str!("../alert.avsc")).unwrap();
     let read: serde_json::Value =
         serde_json::from_str(include_str!("../camera_read.avsc")).unwrap();
     let embedded = alert["fields"]

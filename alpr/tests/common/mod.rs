@@ -1,6 +1,8 @@
 //! Shared set-up of the end-to-end tests: the Seattle data set, an in-process pipeline (ingest
 //! and matcher) on fresh topics, and reading alerts back.
 
+// A failed set-up step should stop the test with its error, which is what unwrap does.
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
@@ -21,9 +23,12 @@ pub const ORGANISATION: &str = "spd";
 
 /// Returns the Seattle export: `ALPR_SPD_DATA`, or `shared/data` beside the checkout.
 pub fn spd_data_path() -> PathBuf {
-    let path = std::env::var_os("ALPR_SPD_DATA").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/spd-alpr/spd-alpr-pub.csv.gz")
-    });
+    let path = std::env::var_os("ALPR_SPD_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../shared/data/spd-alpr/spd-alpr-pub.csv.gz")
+        });
     assert!(
         path.exists(),
         "the Seattle data set is missing at {}; set ALPR_SPD_DATA to spd-alpr-pub.csv.gz",
@@ -67,7 +72,9 @@ pub async fn import_hotlist(kafka: &KafkaSettings, plates: &HashSet<String>, fol
     std::fs::write(&path, text).unwrap();
     let mut options = alpr_hotlist::ImportOptions::new("SPD-TEST");
     options.agency_id = Some(ORGANISATION.into());
-    let summary = alpr_hotlist::import_file(kafka, &path, &options).await.unwrap();
+    let summary = alpr_hotlist::import_file(kafka, &path, &options)
+        .await
+        .unwrap();
     assert_eq!(summary.published, plates.len());
 }
 
@@ -113,7 +120,13 @@ impl Pipeline {
             readiness.clone(),
             shutdown.clone(),
         ));
-        let pipeline = Self { ingest_address, shutdown, readiness, ingest, matcher };
+        let pipeline = Self {
+            ingest_address,
+            shutdown,
+            readiness,
+            ingest,
+            matcher,
+        };
         pipeline.wait_until_ready().await;
         pipeline
     }
@@ -121,7 +134,10 @@ impl Pipeline {
     async fn wait_until_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while !self.readiness.is_ready() {
-            assert!(!self.matcher.is_finished(), "matcher stopped while starting");
+            assert!(
+                !self.matcher.is_finished(),
+                "matcher stopped while starting"
+            );
             assert!(Instant::now() < deadline, "matcher not ready within 60 s");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -142,13 +158,25 @@ impl Pipeline {
 pub fn decode_alerts(records: &[TestRecord]) -> Vec<Alert> {
     records
         .iter()
-        .map(|record| decode::<Alert>(record.payload.as_ref().expect("alerts are never tombstones")).unwrap())
+        .map(|record| {
+            decode::<Alert>(
+                record
+                    .payload
+                    .as_ref()
+                    .expect("alerts are never tombstones"),
+            )
+            .unwrap()
+        })
         .collect()
 }
 
 /// Polls the alert topic until it holds `expected` distinct (read, entry) pairs, or panics
 /// after `timeout`. Returns every alert read at the end.
-pub async fn wait_for_distinct_alerts(kafka: &KafkaSettings, expected: usize, timeout: Duration) -> Vec<Alert> {
+pub async fn wait_for_distinct_alerts(
+    kafka: &KafkaSettings,
+    expected: usize,
+    timeout: Duration,
+) -> Vec<Alert> {
     let deadline = Instant::now() + timeout;
     loop {
         let alerts = decode_alerts(&read_topic(kafka, &kafka.topics().alerts).await);

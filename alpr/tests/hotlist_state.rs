@@ -19,8 +19,8 @@ fn sample(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// What identifies an entry's content in the matcher: id, plate, region and vehicle colour
-/// (the field the NCIC update changes).
+/// Returns what identifies each entry's content in the matcher: id, plate, region and vehicle
+/// colour, which is the field the NCIC update changes.
 fn content(entries: &[HotlistEntry]) -> BTreeSet<(String, String, Option<String>, Option<String>)> {
     entries
         .iter()

@@ -7,6 +7,7 @@
 mod common;
 
 use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,18 +18,24 @@ use alpr_schemas::{decode, CameraRead, HotlistEntry};
 
 use common::*;
 
-fn spawn_matcher(kafka: &KafkaSettings, state_dir: &std::path::Path) -> Child {
+fn spawn_matcher(kafka: &KafkaSettings, state_dir: &std::path::Path, admin: SocketAddr) -> Child {
     Command::new(env!("CARGO_BIN_EXE_alpr"))
         .arg("matcher")
         .env("ALPR_KAFKA__BOOTSTRAP_SERVERS", &kafka.bootstrap_servers)
         .env("ALPR_KAFKA__TOPIC_PREFIX", &kafka.topic_prefix)
         .env("ALPR_KAFKA__PARTITIONS", kafka.partitions.to_string())
         .env("ALPR_MATCHER__STATE_DIR", state_dir)
-        .env("ALPR_ADMIN__LISTEN", "127.0.0.1:0")
+        .env("ALPR_ADMIN__LISTEN", admin.to_string())
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .spawn()
         .expect("start alpr matcher")
+}
+
+/// Returns a loopback address with a port that was free a moment ago.
+fn free_local_address() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,7 +57,7 @@ async fn sigkilled_matcher_loses_no_alert() {
     import_hotlist(&kafka, &hotlist, folder.path()).await;
     let state_dir = folder.path().join("matcher");
 
-    let mut matcher = spawn_matcher(&kafka, &state_dir);
+    let mut matcher = spawn_matcher(&kafka, &state_dir, "127.0.0.1:0".parse().unwrap());
     let replay = {
         let kafka = kafka.clone();
         tokio::spawn(async move {
@@ -99,8 +106,40 @@ async fn sigkilled_matcher_loses_no_alert() {
     let summary = replay.await.unwrap();
     assert_eq!(summary.accepted as usize, plates.len(), "{summary}");
 
-    let mut restarted = spawn_matcher(&kafka, &state_dir);
+    let admin = free_local_address();
+    let mut restarted = spawn_matcher(&kafka, &state_dir, admin);
     let alerts = wait_for_distinct_alerts(&kafka, expected_alerts, Duration::from_secs(180)).await;
+
+    // The restarted matcher reports ready and counts its work on the admin port.
+    let client = reqwest::Client::new();
+    let ready = client
+        .get(format!("http://{admin}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    let metrics = client
+        .get(format!("http://{admin}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let alerts_line = metrics
+        .lines()
+        .find(|line| line.starts_with("alpr_matcher_alerts_total{list=\"SPD-TEST\"}"))
+        .unwrap_or_else(|| panic!("no alert counter in\n{metrics}"));
+    let counted: f64 = alerts_line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(counted >= 1.0, "{alerts_line}");
+    for name in [
+        "alpr_matcher_reads_total",
+        "alpr_matcher_capture_to_alert_seconds_bucket",
+        "alpr_matcher_hotlist_entries",
+        "process_resident_memory_bytes",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
 
     // SIGTERM stops the restarted matcher cleanly.
     nix::sys::signal::kill(

@@ -18,7 +18,7 @@ use common::*;
 const SEATTLE_READS: usize = 93_490;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_seattle_read_lands_once_and_alerts_match_the_file() {
+async fn seattle_week_lands_once_with_expected_alerts() {
     let data = spd_data_path();
     let plates = derived_plates_per_row(&data);
     assert_eq!(plates.len(), SEATTLE_READS);

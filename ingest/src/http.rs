@@ -29,7 +29,7 @@ pub const HTTP_SOURCE: &str = "http-json";
 pub fn router(state: Arc<IngestState>) -> Router {
     Router::new()
         .route("/v1/reads", post(post_reads))
-        // The handler enforces its own limit so that the 413 answer names it.
+        // The handler enforces its own limit so that the 413 response names it.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }
@@ -119,9 +119,9 @@ async fn read_body(
         .map_err(|_| too_large())
 }
 
-/// Reads and drops a rejected body, up to a bound, before answering. A server that answers
+/// Reads and drops a rejected body, up to a bound, before responding. A server that responds
 /// while the client is still sending closes the connection with unread data, and the client's
-/// TCP stack then often loses the answer to the reset; draining lets the client read its 413.
+/// TCP stack then often loses the response to the reset. Draining lets the client read its 413.
 async fn discard_body(body: Body) {
     const MAX_DISCARDED_BYTES: usize = 64 * 1024 * 1024;
     const MAX_DISCARD_TIME: std::time::Duration = std::time::Duration::from_secs(10);
@@ -308,7 +308,7 @@ fn publish_rejection(error: &PublishError) -> Rejection {
     }
 }
 
-/// Answers a whole request with one rejection, and counts it.
+/// Builds the response rejecting a whole request, and counts the rejection.
 fn reject(rejection: Rejection) -> Response {
     READS_REJECTED
         .with_label_values(&[PATH_HTTP, rejection.reason.as_label()])

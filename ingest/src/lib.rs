@@ -31,7 +31,7 @@ pub struct IngestSettings {
     pub listen: SocketAddr,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
-    /// Most reads in one NDJSON batch.
+    /// Maximum number of reads in one NDJSON batch.
     pub max_batch_lines: usize,
     /// How far `captured_at` may lie in the future, in seconds, for camera clocks that run ahead.
     pub max_clock_skew_seconds: i64,
@@ -63,7 +63,7 @@ impl Default for IngestSettings {
 /// Source of the current time; a parameter so tests can move the clock.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
-/// What the HTTP handlers share.
+/// State shared by the HTTP handlers.
 pub struct IngestState {
     pub settings: IngestSettings,
     pub tokens: TokenTable,

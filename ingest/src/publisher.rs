@@ -3,7 +3,7 @@
 //! A read counts as accepted only once the broker has acknowledged it with `acks=all`, and the
 //! producer is idempotent, so librdkafka's internal retries never duplicate or reorder a read
 //! within a partition. The read id is the key, so the compacted topic keeps one copy of a read
-//! that a camera re-sends; the partition comes from the normalised plate, so every read of a
+//! that a camera re-sends. The partition comes from the normalised plate, so every read of a
 //! plate reaches the same matcher instance.
 
 use std::time::Duration;
@@ -16,7 +16,7 @@ use alpr_platform::kafka::partition_count;
 use alpr_platform::{partition_for_key, KafkaSettings};
 use alpr_schemas::{encode, CameraRead};
 
-/// Why a read could not be published.
+/// Failure to publish a read.
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
     /// librdkafka's queue of unacknowledged records is full. Retrying later helps: the camera

@@ -83,7 +83,7 @@ pub async fn consume_raw_topic(
         };
         match delivered {
             Ok(()) => consumer.store_offset_from_message(&message)?,
-            // Only shutdown interrupts a retry loop; the offset stays unstored and the record
+            // Only shutdown interrupts a retry loop. The offset stays unstored, so the record
             // is read again by the next instance.
             Err(()) => break,
         }

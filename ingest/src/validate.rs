@@ -12,13 +12,13 @@ use crate::submission::{ReadSubmission, SubmittedAttribute};
 /// Namespace of name-based read ids: UUIDv5 of `camera_id`, a newline and the camera's event id.
 pub const READ_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1f_0c52_9d3e_4b7a_8e21_5c40_d9b3_a7f1);
 
-/// Longest normalised plate accepted. The longest plates issued anywhere have about 10
+/// Maximum length of a normalised plate. The longest plates issued anywhere have about 10
 /// characters; the margin leaves room for unusual formats without accepting garbage.
 pub const MAX_PLATE_LEN: usize = 16;
 const MAX_ID_LEN: usize = 128;
 const MAX_TEXT_LEN: usize = 256;
 
-/// Why a read was not accepted. The variant is the `reason` label of the rejection counter, so
+/// Reason a read was rejected. The variant is the `reason` label of the rejection counter, so
 /// it stays a small fixed set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,7 +109,7 @@ pub struct ValidationLimits {
 
 /// Validates a submission and builds the record that goes on the reads topic.
 ///
-/// `organisation_id` is the owner of the camera, known from the credentials that sent the read;
+/// `organisation_id` is the owner of the camera, known from the credentials that sent the read.
 /// `now` is the ingest clock, a parameter so tests can move it.
 pub fn validate_submission(
     submission: ReadSubmission,

@@ -106,7 +106,7 @@ impl HotlistFollower {
         Ok(applied)
     }
 
-    /// Whether every partition's consumer position has passed `ends`. The position, not the
+    /// Returns whether every partition's consumer position has passed `ends`. The position, not the
     /// last record seen, is compared because transaction markers and compacted-away records
     /// leave gaps in the offsets.
     fn reached(&self, ends: &HashMap<i32, i64>) -> Result<bool, FollowError> {

@@ -30,10 +30,10 @@ pub struct MatcherSettings {
     pub group_id: String,
     /// Most reads handled and committed together.
     pub batch_max_reads: usize,
-    /// Longest wait for more reads once a batch has its first, in milliseconds. Adds at most
+    /// Maximum wait for more reads once a batch has its first, in milliseconds. Adds at most
     /// this much to capture-to-alert latency.
     pub batch_max_wait_ms: u64,
-    /// Longest wait for the initial hotlist load before giving up, in seconds.
+    /// Maximum wait for the initial hotlist load before giving up, in seconds.
     pub hotlist_load_timeout_seconds: u64,
 }
 

@@ -9,7 +9,7 @@ use alpr_schemas::{Alert, AlertEntry, CameraRead, HotlistEntry, MatchDetail, Mat
 /// has the same alert id and a consumer can drop a redelivered duplicate.
 pub const ALERT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x2c9e_51d4_7a0b_4f36_9e1d_83b2_c46f_0a15);
 
-/// A read and an entry that match, with what the alert should say about the region.
+/// A read and an entry that match, with the region outcome the alert reports.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Match<'a> {
     pub entry: &'a HotlistEntry,
@@ -24,7 +24,7 @@ pub struct Match<'a> {
 /// - it is valid at the read's capture time (`valid_from` ≤ captured-at < `expires_at`), because
 ///   time is event time, not the time the matcher happens to see the read;
 /// - its region is unset, equals the read's region, or the read has no region (the alert then
-///   says the region was unconfirmed).
+///   reports the region as unconfirmed).
 pub fn matching_entries<'a>(read: &CameraRead, candidates: &'a [HotlistEntry]) -> Vec<Match<'a>> {
     if !read.plate.present || read.plate.normalised.is_empty() {
         return Vec::new();

@@ -190,7 +190,7 @@ impl ReadsLoop {
         self.publish_alerts(pending).await
     }
 
-    /// Sends alerts and waits for every acknowledgement; any failure stops the loop before the
+    /// Sends alerts and waits for every acknowledgement. Any failure stops the loop before the
     /// batch's offsets are committed, so its reads are handled again after a restart.
     async fn publish_alerts(
         &self,

@@ -235,7 +235,7 @@ pub struct ApplySummary {
 
 /// Adds an entry under its plate.
 ///
-/// NOTE: entries whose plate holds `?` or `*` are kept in RocksDB but not indexed, because only
+/// NOTE: entries whose plate contains `?` or `*` are kept in RocksDB but not indexed, because only
 /// exact matching exists so far; such wildcard entries never alert yet.
 fn index_insert(index: &mut PlateIndex, entry: HotlistEntry) {
     if is_wildcard_pattern(&entry.plate) {

@@ -23,7 +23,7 @@ pub enum ConfigError {
 }
 
 /// Loads settings of type `T` from its defaults, an optional TOML file, the environment and
-/// `flags` (a provider built from command-line arguments; pass an empty `Serialized` for none).
+/// `flags`. `flags` is a provider built from command-line arguments, or an empty `Serialized`.
 pub fn load_config<T>(file: Option<&Path>, flags: impl Provider) -> Result<T, ConfigError>
 where
     T: Serialize + DeserializeOwned + Default,

@@ -13,7 +13,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 use serde::{Deserialize, Serialize};
 
-/// How components reach Kafka and how they create topics.
+/// Kafka connection settings and the settings of topics this project creates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KafkaSettings {
@@ -78,7 +78,7 @@ pub struct TopicNames {
     pub hotlist: String,
     /// Alerts for dispatch, keyed by normalised plate.
     pub alerts: String,
-    /// Evidence holds keyed by hold id; compacted.
+    /// Evidence holds keyed by hold id, compacted.
     pub holds: String,
     /// Audit events, kept long.
     pub audit: String,

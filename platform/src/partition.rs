@@ -1,4 +1,4 @@
-//! Kafka's default key partitioner, so that any Kafka tool can compute which partition holds a
+//! Kafka's default key partitioner, so that any Kafka tool can compute which partition contains a
 //! plate's reads: murmur2 of the key bytes with Kafka's seed, sign bit cleared, modulo the
 //! partition count. The algorithm follows `org.apache.kafka.common.utils.Utils.murmur2`.
 

@@ -74,7 +74,7 @@ impl RecordSchemas {
         }
     }
 
-    /// The schema every writer uses now.
+    /// Returns the schema every writer uses now.
     pub fn current(&self) -> &Schema {
         &self.current
     }

@@ -45,7 +45,7 @@ fn keep_plate_characters(raw: &str, keep_any_run: bool) -> String {
         .collect()
 }
 
-/// Returns true when the pattern holds `?` or `*`, so it can only match by wildcard.
+/// Returns true when the pattern contains `?` or `*`, so it can only match by wildcard.
 pub fn is_wildcard_pattern(pattern: &str) -> bool {
     pattern.contains([UNREADABLE, ANY_RUN])
 }

@@ -37,8 +37,8 @@ pub fn spd_data_path() -> PathBuf {
     path
 }
 
-/// The plates of the Seattle file as this test derives them on its own, without alpr's code:
-/// the first seven characters of each row's SHA-1 plate hash, upper-cased.
+/// Derives the plate of every row of the Seattle file without alpr's code: the first seven
+/// characters of the row's SHA-1 plate hash, upper-cased.
 pub fn derived_plates_per_row(path: &Path) -> Vec<String> {
     let file = std::fs::File::open(path).unwrap();
     let reader = BufReader::new(flate2::read::GzDecoder::new(file));
@@ -57,7 +57,7 @@ pub fn derived_plates_per_row(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The fixed hotlist rule of the end-to-end tests: derived plates that start with `00`.
+/// Returns whether a derived plate is on the end-to-end tests' hotlist: those that start with `00`.
 pub fn is_hotlisted(plate: &str) -> bool {
     plate.starts_with("00")
 }
@@ -170,7 +170,7 @@ pub fn decode_alerts(records: &[TestRecord]) -> Vec<Alert> {
         .collect()
 }
 
-/// Polls the alert topic until it holds `expected` distinct (read, entry) pairs, or panics
+/// Polls the alert topic until it contains `expected` distinct (read, entry) pairs, or panics
 /// after `timeout`. Returns every alert read at the end.
 pub async fn wait_for_distinct_alerts(
     kafka: &KafkaSettings,

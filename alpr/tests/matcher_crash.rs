@@ -7,36 +7,13 @@
 mod common;
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alpr_platform::testkit::{fresh_settings, read_topic};
-use alpr_platform::KafkaSettings;
 use alpr_replay::{KafkaSink, KafkaSinkConfig, ReplayOptions, ReplaySource};
 use alpr_schemas::{decode, CameraRead, HotlistEntry};
 
 use common::*;
-
-fn spawn_matcher(kafka: &KafkaSettings, state_dir: &std::path::Path, admin: SocketAddr) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_alpr"))
-        .arg("matcher")
-        .env("ALPR_KAFKA__BOOTSTRAP_SERVERS", &kafka.bootstrap_servers)
-        .env("ALPR_KAFKA__TOPIC_PREFIX", &kafka.topic_prefix)
-        .env("ALPR_KAFKA__PARTITIONS", kafka.partitions.to_string())
-        .env("ALPR_MATCHER__STATE_DIR", state_dir)
-        .env("ALPR_ADMIN__LISTEN", admin.to_string())
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("start alpr matcher")
-}
-
-/// Returns a loopback address with a port that was free a moment ago.
-fn free_local_address() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkilled_matcher_loses_no_alert() {

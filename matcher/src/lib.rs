@@ -28,11 +28,15 @@ pub struct MatcherSettings {
     pub state_dir: PathBuf,
     /// Consumer group of the matcher instances; instances in one group share the partitions.
     pub group_id: String,
-    /// Most reads handled and committed together.
+    /// Name of this instance, unique within the group. It is part of the Kafka
+    /// `transactional.id`, so a restarted instance with the same name fences its predecessor
+    /// and aborts the transaction that one left open.
+    pub instance_id: String,
+    /// Most reads handled and committed in one transaction.
     pub batch_max_reads: usize,
-    /// Maximum wait for more reads once a batch has its first, in milliseconds. Adds at most
-    /// this much to capture-to-alert latency.
-    pub batch_max_wait_ms: u64,
+    /// Maximum time a transaction collects reads once it has its first, in milliseconds. Adds
+    /// at most this much to capture-to-alert latency.
+    pub commit_interval_ms: u64,
     /// Maximum wait for the initial hotlist load before giving up, in seconds.
     pub hotlist_load_timeout_seconds: u64,
 }
@@ -42,8 +46,9 @@ impl Default for MatcherSettings {
         Self {
             state_dir: PathBuf::from("data/matcher"),
             group_id: "alpr-matcher".into(),
-            batch_max_reads: 1_000,
-            batch_max_wait_ms: 20,
+            instance_id: std::env::var("HOSTNAME").unwrap_or_else(|_| "matcher-0".into()),
+            batch_max_reads: 5_000,
+            commit_interval_ms: 100,
             hotlist_load_timeout_seconds: 300,
         }
     }

@@ -1,18 +1,20 @@
-//! Checks every read on `alpr.reads.v1` against the hotlist and publishes alerts.
+//! Checks every read on `alpr.reads.v1` against the hotlist and publishes alerts, exactly once.
 //!
-//! Delivery is at-least-once: reads are handled in batches, and a batch's offsets are committed
-//! only after the broker acknowledged every alert of the batch. A crash between the two re-reads
-//! the batch, and its alerts are sent again with the same alert ids, which lets consumers drop
-//! the duplicates.
+//! Reads are handled in batches of at most one commit interval. Each batch is one Kafka
+//! transaction: its alerts and the consumer offsets after its reads are committed together, so
+//! a `read_committed` consumer of the alert topic sees every alert of a batch once or, if the
+//! matcher dies before the commit, none of them and the batch is handled again after restart.
+//! A restarted instance with the same `transactional.id` fences the dead one and aborts the
+//! transaction it left open.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::future::join_all;
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
@@ -59,13 +61,20 @@ type ReadsConsumer = StreamConsumer<LagReportingContext>;
 pub enum ReadsLoopError {
     #[error("kafka: {0}")]
     Kafka(#[from] KafkaError),
+    #[error("consumer has no group metadata, so offsets cannot join a transaction")]
+    NoGroupMetadata,
 }
+
+/// How long a transaction step may take before the batch is given up.
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct ReadsLoop {
     consumer: ReadsConsumer,
     producer: FutureProducer,
     store: HotlistStore,
     alerts_topic: String,
+    /// Consumer group id as sent to Kafka, topic prefix included.
+    group_id: String,
     settings: MatcherSettings,
     clock: Clock,
 }
@@ -78,15 +87,12 @@ impl ReadsLoop {
         clock: Clock,
     ) -> Result<Self, ReadsLoopError> {
         let topics = kafka.topics();
+        let group_id = format!("{}{}", kafka.topic_prefix, settings.group_id);
         let consumer: ReadsConsumer = kafka
             .client_config()
-            .set(
-                "group.id",
-                format!("{}{}", kafka.topic_prefix, settings.group_id),
-            )
+            .set("group.id", &group_id)
             .set("enable.auto.commit", "false")
-            // Offsets are stored only for handled batches; a batch cut short by shutdown is
-            // read again by the next owner of its partitions.
+            // Offsets are committed only through the transaction of their batch.
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("isolation.level", "read_committed")
@@ -95,18 +101,27 @@ impl ReadsLoop {
                 topic: topics.reads.clone(),
             })?;
         consumer.subscribe(&[&topics.reads])?;
+        let transactional_id = format!(
+            "{}{}-{}",
+            kafka.topic_prefix, settings.group_id, settings.instance_id
+        );
         let producer: FutureProducer = kafka
             .client_config()
+            .set("transactional.id", &transactional_id)
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "1")
             .set("partitioner", "murmur2_random")
             .create()?;
+        // Blocks until the broker has fenced any earlier producer with this id.
+        tokio::task::block_in_place(|| producer.init_transactions(TRANSACTION_TIMEOUT))?;
+        tracing::info!(%transactional_id, "transactional producer ready");
         Ok(Self {
             consumer,
             producer,
             store,
             alerts_topic: topics.alerts,
+            group_id,
             settings,
             clock,
         })
@@ -114,7 +129,7 @@ impl ReadsLoop {
 
     /// Handles batches until `shutdown`. The batch in hand is finished and committed first.
     pub async fn run(&self, shutdown: ShutdownToken) -> Result<(), ReadsLoopError> {
-        tracing::info!(group = %self.settings.group_id, "matching reads");
+        tracing::info!(group = %self.group_id, "matching reads");
         loop {
             let batch = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -123,11 +138,40 @@ impl ReadsLoop {
             if batch.is_empty() {
                 continue;
             }
-            self.handle_batch(&batch).await?;
-            self.commit(&batch)?;
+            if let Err(error) = self.handle_in_transaction(&batch).await {
+                // NOTE: the loop stops instead of rewinding the consumer to the last committed
+                // offsets and retrying; the restarted process resumes from those offsets.
+                tracing::error!(%error, "transaction failed, aborting and stopping");
+                if let Err(abort_error) = tokio::task::block_in_place(|| {
+                    self.producer.abort_transaction(TRANSACTION_TIMEOUT)
+                }) {
+                    tracing::warn!(error = %abort_error, "cannot abort transaction");
+                }
+                return Err(error);
+            }
         }
-        self.commit_final();
         tracing::info!("reads loop stopped");
+        Ok(())
+    }
+
+    /// Handles one batch inside a transaction: alerts and offsets commit together or not at all.
+    async fn handle_in_transaction(
+        &self,
+        batch: &[BorrowedMessage<'_>],
+    ) -> Result<(), ReadsLoopError> {
+        self.producer.begin_transaction()?;
+        let alerts = self.handle_batch(batch).await?;
+        let offsets = next_offsets(batch)?;
+        let group = self
+            .consumer
+            .group_metadata()
+            .ok_or(ReadsLoopError::NoGroupMetadata)?;
+        tokio::task::block_in_place(|| {
+            self.producer
+                .send_offsets_to_transaction(&offsets, &group, TRANSACTION_TIMEOUT)?;
+            self.producer.commit_transaction(TRANSACTION_TIMEOUT)
+        })?;
+        record_committed_alerts(&alerts, (self.clock)());
         Ok(())
     }
 
@@ -136,7 +180,7 @@ impl ReadsLoop {
     async fn next_batch(&self) -> Result<Vec<BorrowedMessage<'_>>, KafkaError> {
         let mut batch = vec![self.consumer.recv().await?];
         let deadline =
-            tokio::time::Instant::now() + Duration::from_millis(self.settings.batch_max_wait_ms);
+            tokio::time::Instant::now() + Duration::from_millis(self.settings.commit_interval_ms);
         while batch.len() < self.settings.batch_max_reads {
             match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
                 Ok(Ok(message)) => batch.push(message),
@@ -150,7 +194,11 @@ impl ReadsLoop {
         Ok(batch)
     }
 
-    async fn handle_batch(&self, batch: &[BorrowedMessage<'_>]) -> Result<(), ReadsLoopError> {
+    /// Matches a batch and sends its alerts in the open transaction; returns the alerts sent.
+    async fn handle_batch(
+        &self,
+        batch: &[BorrowedMessage<'_>],
+    ) -> Result<Vec<alpr_schemas::Alert>, ReadsLoopError> {
         let mut pending = Vec::new();
         let emitted_at = (self.clock)().timestamp_micros();
         for message in batch {
@@ -185,71 +233,61 @@ impl ReadsLoop {
             }
         }
         if pending.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         self.publish_alerts(pending).await
     }
 
-    /// Sends alerts and waits for every acknowledgement. Any failure stops the loop before the
-    /// batch's offsets are committed, so its reads are handled again after a restart.
+    /// Sends alerts in the open transaction and waits until the broker has them. They become
+    /// visible to `read_committed` consumers only when the transaction commits.
     async fn publish_alerts(
         &self,
         pending: Vec<(alpr_schemas::Alert, Vec<u8>)>,
-    ) -> Result<(), ReadsLoopError> {
+    ) -> Result<Vec<alpr_schemas::Alert>, ReadsLoopError> {
         let deliveries = pending.iter().map(|(alert, payload)| {
             let record = FutureRecord::to(&self.alerts_topic)
                 .key(alert.read.plate.normalised.as_bytes())
                 .payload(payload);
-            self.producer.send(record, Duration::from_secs(30))
+            self.producer.send(record, TRANSACTION_TIMEOUT)
         });
         let results = join_all(deliveries).await;
-        let acknowledged_at = (self.clock)();
         for ((alert, _), result) in pending.iter().zip(results) {
             if let Err((error, _)) = result {
-                tracing::error!(%error, alert_id = %alert.alert_id, "alert not acknowledged, stopping before commit");
+                tracing::error!(%error, alert_id = %alert.alert_id, "alert not acknowledged");
                 return Err(ReadsLoopError::Kafka(error));
             }
-            ALERTS.with_label_values(&[&alert.entry.list]).inc();
-            let now = acknowledged_at.timestamp_micros();
-            CAPTURE_TO_ALERT_SECONDS.observe(seconds_between(alert.read.captured_at, now));
-            RECEIVE_TO_ALERT_SECONDS.observe(seconds_between(alert.read.received_at, now));
         }
-        Ok(())
+        Ok(pending.into_iter().map(|(alert, _)| alert).collect())
     }
+}
 
-    /// Commits the offset after each partition's last message of the batch.
-    fn commit(&self, batch: &[BorrowedMessage<'_>]) -> Result<(), ReadsLoopError> {
-        let mut next: HashMap<(String, i32), i64> = HashMap::new();
-        for message in batch {
-            next.insert(
-                (message.topic().to_string(), message.partition()),
-                message.offset() + 1,
-            );
-        }
-        let mut offsets = TopicPartitionList::new();
-        for ((topic, partition), offset) in next {
-            offsets.add_partition_offset(&topic, partition, Offset::Offset(offset))?;
-        }
-        self.consumer.store_offsets(&offsets)?;
-        let started = Instant::now();
-        match self.consumer.commit(&offsets, CommitMode::Async) {
-            Ok(()) => {}
-            // After a rebalance the partition may belong to another instance, which re-reads
-            // from the last commit: duplicates, never gaps.
-            Err(error) => tracing::warn!(%error, "commit of reads offsets failed"),
-        }
-        tracing::trace!(
-            elapsed_us = started.elapsed().as_micros() as u64,
-            "offsets committed"
+/// Returns the offset after each partition's last message of the batch, the position a
+/// restarted consumer resumes from.
+fn next_offsets(batch: &[BorrowedMessage<'_>]) -> Result<TopicPartitionList, KafkaError> {
+    let mut next: HashMap<(String, i32), i64> = HashMap::new();
+    for message in batch {
+        next.insert(
+            (message.topic().to_string(), message.partition()),
+            message.offset() + 1,
         );
-        Ok(())
     }
+    let mut offsets = TopicPartitionList::new();
+    for ((topic, partition), offset) in next {
+        offsets.add_partition_offset(&topic, partition, Offset::Offset(offset))?;
+    }
+    Ok(offsets)
+}
 
-    /// Commits the stored offsets of handled batches synchronously, for shutdown.
-    fn commit_final(&self) {
-        if let Err(error) = self.consumer.commit_consumer_state(CommitMode::Sync) {
-            tracing::debug!(%error, "no final commit of reads offsets");
-        }
+/// Counts committed alerts and their latency from capture and from ingest to commit.
+fn record_committed_alerts(
+    alerts: &[alpr_schemas::Alert],
+    committed_at: chrono::DateTime<chrono::Utc>,
+) {
+    let now = committed_at.timestamp_micros();
+    for alert in alerts {
+        ALERTS.with_label_values(&[&alert.entry.list]).inc();
+        CAPTURE_TO_ALERT_SECONDS.observe(seconds_between(alert.read.captured_at, now));
+        RECEIVE_TO_ALERT_SECONDS.observe(seconds_between(alert.read.received_at, now));
     }
 }
 

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -202,4 +203,29 @@ pub fn alerts_per_match(alerts: &[Alert]) -> HashMap<(String, String), usize> {
             .or_insert(0) += 1;
     }
     counts
+}
+
+/// Starts `alpr matcher` as a child process on the given topics, state folder and admin address.
+pub fn spawn_matcher(
+    kafka: &KafkaSettings,
+    state_dir: &std::path::Path,
+    admin: SocketAddr,
+) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_alpr"))
+        .arg("matcher")
+        .env("ALPR_KAFKA__BOOTSTRAP_SERVERS", &kafka.bootstrap_servers)
+        .env("ALPR_KAFKA__TOPIC_PREFIX", &kafka.topic_prefix)
+        .env("ALPR_KAFKA__PARTITIONS", kafka.partitions.to_string())
+        .env("ALPR_MATCHER__STATE_DIR", state_dir)
+        .env("ALPR_ADMIN__LISTEN", admin.to_string())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start alpr matcher")
+}
+
+/// Returns a loopback address with a port that was free a moment ago.
+pub fn free_local_address() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
 }

@@ -1,0 +1,137 @@
+//! Exactly-once alerts across crashes: the matcher is killed with SIGKILL at random moments
+//! during a replay, restarted each time, and the committed alert topic ends up with exactly one
+//! alert per (read, entry) — none missing, none doubled.
+
+// A failed set-up step should stop the test with its error, which is what unwrap does.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+
+use alpr_platform::testkit::{fresh_settings, read_topic};
+use alpr_replay::{KafkaSink, KafkaSinkConfig, ReplayOptions, ReplaySource};
+use alpr_schemas::{decode, CameraRead};
+
+use common::*;
+
+/// Kills before the replay ends; the replay lasts about 30 seconds.
+const KILLS: usize = 6;
+
+/// A hotlist that hits often: every derived plate that starts with `0`, about one read in 16.
+fn hits_often(plate: &str) -> bool {
+    plate.starts_with('0')
+}
+
+async fn wait_until_ready(admin: std::net::SocketAddr, matcher: &mut std::process::Child) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(
+            matcher.try_wait().unwrap().is_none(),
+            "matcher exited on its own"
+        );
+        if let Ok(response) = client.get(format!("http://{admin}/readyz")).send().await {
+            if response.status().is_success() {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "matcher not ready within 60 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_sigkills_leave_one_alert_per_match() {
+    let data = spd_data_path();
+    let plates = derived_plates_per_row(&data);
+    let hotlist: HashSet<String> = plates
+        .iter()
+        .filter(|plate| hits_often(plate))
+        .cloned()
+        .collect();
+    let expected_alerts = plates
+        .iter()
+        .filter(|plate| hotlist.contains(*plate))
+        .count();
+
+    let kafka = fresh_settings("matcher_exactly_once").await;
+    let folder = tempfile::tempdir().unwrap();
+    import_hotlist(&kafka, &hotlist, folder.path()).await;
+    let state_dir = folder.path().join("matcher");
+
+    let replay = {
+        let kafka = kafka.clone();
+        tokio::spawn(async move {
+            let source = ReplaySource::open(&data, None).unwrap();
+            let mut sink = KafkaSink::connect(&kafka, KafkaSinkConfig::new(ORGANISATION))
+                .await
+                .unwrap();
+            let options = ReplayOptions {
+                speed: Some(20_000.0),
+                sort_by_capture_time: true,
+                ..ReplayOptions::default()
+            };
+            alpr_replay::replay(source, &mut sink, &options)
+                .await
+                .unwrap()
+        })
+    };
+
+    let seed: u64 = rand::random();
+    println!("kill schedule seed {seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut kills = 0;
+    while kills < KILLS {
+        let admin = free_local_address();
+        let mut matcher = spawn_matcher(&kafka, &state_dir, admin);
+        wait_until_ready(admin, &mut matcher).await;
+        tokio::time::sleep(Duration::from_millis(rng.random_range(300..3_000))).await;
+        matcher.kill().unwrap(); // SIGKILL on Unix
+        matcher.wait().unwrap();
+        kills += 1;
+    }
+    let summary = replay.await.unwrap();
+    assert_eq!(summary.accepted as usize, plates.len(), "{summary}");
+
+    let admin = free_local_address();
+    let mut last = spawn_matcher(&kafka, &state_dir, admin);
+    let alerts = wait_for_distinct_alerts(&kafka, expected_alerts, Duration::from_secs(240)).await;
+    // Give a wrongly repeated batch time to show up before counting.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let alerts_after = decode_alerts(&read_topic(&kafka, &kafka.topics().alerts).await);
+    last.kill().unwrap();
+    last.wait().unwrap();
+    assert!(alerts_after.len() >= alerts.len());
+
+    let reads: Vec<CameraRead> = read_topic(&kafka, &kafka.topics().reads)
+        .await
+        .iter()
+        .map(|record| decode(record.payload.as_ref().unwrap()).unwrap())
+        .collect();
+    let hotlisted_reads: HashSet<String> = reads
+        .iter()
+        .filter(|read| hotlist.contains(&read.plate.normalised))
+        .map(|read| read.read_id.clone())
+        .collect();
+    assert_eq!(hotlisted_reads.len(), expected_alerts);
+
+    let per_match = alerts_per_match(&alerts_after);
+    let doubled = per_match.values().filter(|&&count| count > 1).count();
+    assert_eq!(
+        doubled, 0,
+        "{doubled} matches have more than one committed alert"
+    );
+    let alerted_reads: HashSet<String> = per_match
+        .keys()
+        .map(|(read_id, _)| read_id.clone())
+        .collect();
+    assert_eq!(
+        alerted_reads, hotlisted_reads,
+        "alerts missing or for the wrong reads"
+    );
+    assert_eq!(alerts_after.len(), expected_alerts);
+}

@@ -114,6 +114,34 @@ pub async fn replay_file(
     args: ReplayArgs,
     shutdown: ShutdownToken,
 ) -> anyhow::Result<()> {
+    let summary = run_replay(config, args, shutdown).await?;
+    println!("{summary}");
+    print_problem_lines(&summary);
+    Ok(())
+}
+
+/// Lines listed after a replay's summary; the rest are counted.
+const LISTED_PROBLEM_LINES: usize = 20;
+
+fn print_problem_lines(summary: &alpr_replay::ReplaySummary) {
+    for problem in summary.problems.iter().take(LISTED_PROBLEM_LINES) {
+        println!(
+            "  line {}: {:?}: {}",
+            problem.line, problem.kind, problem.message
+        );
+    }
+    let unlisted = summary.problems.len().saturating_sub(LISTED_PROBLEM_LINES) as u64
+        + summary.problems_not_kept;
+    if unlisted > 0 {
+        println!("  … and {unlisted} more lines with problems");
+    }
+}
+
+async fn run_replay(
+    config: &AppConfig,
+    args: ReplayArgs,
+    shutdown: ShutdownToken,
+) -> anyhow::Result<alpr_replay::ReplaySummary> {
     let source = ReplaySource::open(&args.file, None)?;
     let options = ReplayOptions {
         speed: args.speed,
@@ -139,8 +167,7 @@ pub async fn replay_file(
             _ = shutdown.cancelled() => anyhow::bail!("replay interrupted"),
         }
     };
-    println!("{summary}");
-    Ok(())
+    Ok(summary)
 }
 
 /// Alerts seen by the demo's alert printer.
@@ -206,6 +233,7 @@ pub async fn run_demo(
             let mut sink = HttpSink::new(HttpSinkConfig::new(components.ingest_url(), DEMO_TOKEN))?;
             let summary = alpr_replay::replay(source, &mut sink, &options).await?;
             println!("{summary}");
+            print_problem_lines(&summary);
             (summary.accepted as usize, None)
         }
         None => feed_generated(&mut generator, &components.ingest_url(), &args, &shutdown).await?,
@@ -539,7 +567,13 @@ fn print_summary(
             tally.count
         ),
     }
-    println!("  capture→alert: {}", describe(&tally.capture_to_alert_ms));
+    // Replayed reads were captured years ago, so only generated traffic has a meaningful
+    // capture-to-alert time.
+    if expected.is_some() {
+        println!("  capture→alert: {}", describe(&tally.capture_to_alert_ms));
+    } else {
+        println!("  capture→alert: not shown, the replayed reads were captured long ago");
+    }
     println!("  ingest→alert:  {}", describe(&tally.receive_to_alert_ms));
 }
 

@@ -129,6 +129,9 @@ pub async fn run(
 
     let address = listener.local_addr().map_err(IngestError::Serve)?;
     tracing::info!(%address, tokens = settings.tokens.len(), "ingest listening");
+    if settings.tokens.is_empty() {
+        tracing::warn!("no camera tokens are configured, so every HTTP read is rejected with 401; add [[ingest.tokens]] to the configuration");
+    }
     axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await

@@ -89,8 +89,13 @@ pub async fn consume_raw_topic(
         }
     }
 
-    if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
-        tracing::warn!(%error, "cannot commit raw topic offsets at shutdown");
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) => {}
+        // Nothing was consumed since the last automatic commit.
+        Err(rdkafka::error::KafkaError::ConsumerCommit(
+            rdkafka::types::RDKafkaErrorCode::NoOffset,
+        )) => {}
+        Err(error) => tracing::warn!(%error, "cannot commit raw topic offsets at shutdown"),
     }
     tracing::info!("raw topic intake stopped");
     Ok(())

@@ -4,6 +4,7 @@
 pub mod hotlist_follower;
 pub mod matching;
 pub mod metrics;
+pub mod plate_match;
 pub mod reads_loop;
 pub mod store;
 

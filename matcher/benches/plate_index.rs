@@ -1,0 +1,79 @@
+//! Lookup cost of `PlateIndex` against 1 million entries, beside a plain `HashMap<String, _>`
+//! lookup of the same plates. Run with `cargo bench -p alpr-matcher --bench plate_index`.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+
+use alpr_matcher::plate_match::{ConfusionClasses, PlateIndex, DEFAULT_MAX_SUBSTITUTIONS};
+use alpr_schemas::MatchPolicy;
+
+const ENTRIES: usize = 1_000_000;
+const PLATE_CHARACTERS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/// xorshift64: a fixed sequence of plates without a random-number dependency.
+struct Plates(u64);
+
+impl Plates {
+    fn next_plate(&mut self) -> String {
+        (0..7)
+            .map(|_| {
+                self.0 ^= self.0 << 13;
+                self.0 ^= self.0 >> 7;
+                self.0 ^= self.0 << 17;
+                let index = usize::try_from(self.0 % PLATE_CHARACTERS.len() as u64).unwrap_or(0);
+                char::from(PLATE_CHARACTERS[index])
+            })
+            .collect()
+    }
+}
+
+fn plate_index(c: &mut Criterion) {
+    let mut plates = Plates(0x9e37_79b9_7f4a_7c15);
+    let mut index = PlateIndex::new(ConfusionClasses::default(), DEFAULT_MAX_SUBSTITUTIONS)
+        .expect("default budget is valid");
+    let mut map = HashMap::with_capacity(ENTRIES);
+    // Fixed plates to probe, so each benchmark has a known outcome.
+    index
+        .insert(ENTRIES, "1291164", MatchPolicy::OcrTolerant)
+        .expect("valid pattern");
+    index
+        .insert(ENTRIES + 1, "7AB*", MatchPolicy::Exact)
+        .expect("valid pattern");
+    map.insert("1291164".to_string(), ENTRIES);
+    for id in 0..ENTRIES {
+        let plate = plates.next_plate();
+        let policy = if id % 2 == 0 {
+            MatchPolicy::Exact
+        } else {
+            MatchPolicy::OcrTolerant
+        };
+        index.insert(id, &plate, policy).expect("valid pattern");
+        map.insert(plate, id);
+    }
+    let missing = "9XX9XX9";
+
+    let mut group = c.benchmark_group("plate_index_1m");
+    group.bench_function("hashmap_hit", |b| b.iter(|| map.get(black_box("1291164"))));
+    group.bench_function("hashmap_miss", |b| b.iter(|| map.get(black_box(missing))));
+    group.bench_function("index_exact_hit", |b| {
+        b.iter(|| index.matches(black_box("1291164")))
+    });
+    group.bench_function("index_ocr_variant_hit", |b| {
+        b.iter(|| index.matches(black_box("1Z91164")))
+    });
+    group.bench_function("index_miss", |b| {
+        b.iter(|| index.matches(black_box(missing)))
+    });
+    group.bench_function("index_partial_one_unknown", |b| {
+        b.iter(|| index.matches(black_box("12911?4")))
+    });
+    group.bench_function("index_partial_two_unknown", |b| {
+        b.iter(|| index.matches(black_box("1?911?4")))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, plate_index);
+criterion_main!(benches);

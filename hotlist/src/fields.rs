@@ -33,6 +33,10 @@ pub fn optional_text(raw: &str) -> Option<String> {
     (!trimmed.is_empty()).then(|| trimmed.to_string())
 }
 
+/// Most `*` in one pattern; the matcher's index rejects more, because each run widens the set
+/// of plates an entry matches.
+const MAX_RUNS_IN_PATTERN: usize = 2;
+
 /// Normalises a plate or plate pattern and checks that it can be matched safely.
 pub fn parse_plate(raw: &str) -> Result<String, String> {
     if raw.trim().is_empty() {
@@ -47,6 +51,12 @@ pub fn parse_plate(raw: &str) -> Result<String, String> {
         return Err(format!(
             "{} characters after normalisation; at most {MAX_PLATE_LEN} are allowed",
             plate.len()
+        ));
+    }
+    let runs = plate.matches('*').count();
+    if runs > MAX_RUNS_IN_PATTERN {
+        return Err(format!(
+            "wildcard pattern has {runs} `*`; at most {MAX_RUNS_IN_PATTERN} are allowed"
         ));
     }
     if is_wildcard_pattern(&plate) && known < MIN_KNOWN_IN_PATTERN {
@@ -229,6 +239,13 @@ fn normalise_words(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn three_any_runs_are_rejected() {
+        let error = parse_plate("7*A*B*C").unwrap_err();
+        assert!(error.contains("3 `*`; at most 2"), "{error}");
+        assert_eq!(parse_plate("7a*b*c").unwrap(), "7A*B*C");
+    }
 
     #[test]
     fn postal_codes_become_iso_regions() {

@@ -38,6 +38,11 @@ pub struct MatcherSettings {
     /// Maximum time a transaction collects reads once it has its first, in milliseconds. Adds
     /// at most this much to capture-to-alert latency.
     pub commit_interval_ms: u64,
+    /// Characters that plate OCR confuses, as class strings such as `"0ODQ"`; entries with the
+    /// `OCR_TOLERANT` policy match reads that differ from them only within a class.
+    pub confusion_classes: plate_match::ConfusionClasses,
+    /// Most characters an OCR-tolerant match may substitute, 1 or 2.
+    pub max_substitutions: u8,
     /// Maximum wait for the initial hotlist load before giving up, in seconds.
     pub hotlist_load_timeout_seconds: u64,
 }
@@ -50,6 +55,8 @@ impl Default for MatcherSettings {
             instance_id: std::env::var("HOSTNAME").unwrap_or_else(|_| "matcher-0".into()),
             batch_max_reads: 5_000,
             commit_interval_ms: 100,
+            confusion_classes: plate_match::ConfusionClasses::default(),
+            max_substitutions: plate_match::DEFAULT_MAX_SUBSTITUTIONS,
             hotlist_load_timeout_seconds: 300,
         }
     }
@@ -82,7 +89,12 @@ pub async fn run(
     shutdown: ShutdownToken,
 ) -> Result<(), MatcherError> {
     alpr_platform::ensure_topics(&kafka).await?;
-    let store = HotlistStore::open(&settings.state_dir).map_err(|source| MatcherError::Store {
+    let store = HotlistStore::open_with(
+        &settings.state_dir,
+        settings.confusion_classes.clone(),
+        settings.max_substitutions,
+    )
+    .map_err(|source| MatcherError::Store {
         path: settings.state_dir.display().to_string(),
         source,
     })?;

@@ -5,6 +5,8 @@ use uuid::Uuid;
 
 use alpr_schemas::{Alert, AlertEntry, CameraRead, HotlistEntry, MatchDetail, MatchKind};
 
+use crate::plate_match::PlateMatch;
+
 /// Namespace of alert ids: UUIDv5 of read id, a newline and entry id, so the same match always
 /// has the same alert id and a consumer can drop a redelivered duplicate.
 pub const ALERT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x2c9e_51d4_7a0b_4f36_9e1d_83b2_c46f_0a15);
@@ -20,24 +22,27 @@ pub struct Match<'a> {
 
 /// Returns the entries among `candidates` that match `read`.
 ///
-/// `candidates` are entries with the read's exact normalised plate. An entry matches when:
+/// `candidates` are entries whose plate pattern matches the read's normalised plate, with how
+/// it matched, as the hotlist store's index returns them. An entry matches when:
 /// - it is valid at the read's capture time (`valid_from` ≤ captured-at < `expires_at`), because
 ///   time is event time, not the time the matcher happens to see the read;
 /// - its region is unset, equals the read's region, or the read has no region (the alert then
 ///   reports the region as unconfirmed).
-pub fn matching_entries<'a>(read: &CameraRead, candidates: &'a [HotlistEntry]) -> Vec<Match<'a>> {
+pub fn matching_entries<'a>(
+    read: &CameraRead,
+    candidates: &'a [(HotlistEntry, PlateMatch)],
+) -> Vec<Match<'a>> {
     if !read.plate.present || read.plate.normalised.is_empty() {
         return Vec::new();
     }
     candidates
         .iter()
-        .filter(|entry| entry.plate == read.plate.normalised)
-        .filter(|entry| is_valid_at(entry, read.captured_at))
-        .filter_map(|entry| {
+        .filter(|(entry, _)| is_valid_at(entry, read.captured_at))
+        .filter_map(|(entry, plate_match)| {
             region_check(entry.region.as_deref(), read.plate.region.as_deref()).map(
                 |region_confirmed| Match {
                     entry,
-                    kind: MatchKind::Exact,
+                    kind: plate_match.kind,
                     region_confirmed,
                 },
             )
@@ -121,7 +126,16 @@ mod tests {
         }
     }
 
-    fn entry(id: &str, plate: &str, region: Option<&str>) -> HotlistEntry {
+    /// A candidate as the store returns it for an exact match.
+    fn entry(id: &str, plate: &str, region: Option<&str>) -> (HotlistEntry, PlateMatch) {
+        let exact = PlateMatch {
+            kind: MatchKind::Exact,
+            differences: Vec::new(),
+        };
+        (hotlist_entry(id, plate, region), exact)
+    }
+
+    fn hotlist_entry(id: &str, plate: &str, region: Option<&str>) -> HotlistEntry {
         HotlistEntry {
             entry_id: id.into(),
             list: "NCIC".into(),
@@ -177,7 +191,7 @@ mod tests {
     #[test]
     fn expired_entry_does_not_match() {
         let mut expired = entry("e1", "7ABC123", None);
-        expired.expires_at = Some(10);
+        expired.0.expires_at = Some(10);
         assert!(
             matching_entries(&read("7ABC123", None, 10), std::slice::from_ref(&expired)).is_empty()
         );
@@ -190,7 +204,7 @@ mod tests {
     #[test]
     fn entry_not_yet_valid_does_not_match() {
         let mut future = entry("e1", "7ABC123", None);
-        future.valid_from = 100;
+        future.0.valid_from = 100;
         assert!(matching_entries(&read("7ABC123", None, 99), &[future]).is_empty());
     }
 

@@ -215,7 +215,7 @@ impl ReadsLoop {
                     continue;
                 }
             };
-            let candidates = self.store.entries_for_plate(&read.plate.normalised);
+            let candidates = self.store.entries_for_read(&read.plate.normalised);
             if candidates.is_empty() {
                 continue;
             }

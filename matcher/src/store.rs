@@ -6,6 +6,9 @@
 //! - `offsets`: hotlist partition (4 bytes, big-endian) → next offset to read (8 bytes,
 //!   big-endian). The offset is exclusive: the record at that offset has not been applied.
 //!
+//! The in-memory index is a [`plate_match::PlateIndex`], so one lookup finds exact matches, OCR
+//! variants, partial reads and wildcard entries alike.
+//!
 //! Entries and offsets change in one write batch, so after a crash the store and the offsets
 //! agree, and the topic is read on from where the store stopped instead of from the start.
 
@@ -15,8 +18,9 @@ use std::sync::{Arc, RwLock};
 
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 
-use alpr_schemas::plate::is_wildcard_pattern;
 use alpr_schemas::{decode, HotlistEntry};
+
+use crate::plate_match::{self, ConfusionClasses, PlateMatch, PolicyError};
 
 const ENTRIES: &str = "entries";
 const OFFSETS: &str = "offsets";
@@ -25,6 +29,8 @@ const OFFSETS: &str = "offsets";
 pub enum StoreError {
     #[error("rocksdb: {0}")]
     RocksDb(#[from] rocksdb::Error),
+    #[error("invalid matching settings: {0}")]
+    Policy(#[from] PolicyError),
     #[error("stored entry {entry_id} cannot be decoded: {source}")]
     CorruptEntry {
         entry_id: String,
@@ -42,24 +48,49 @@ pub struct HotlistRecord {
     pub payload: Option<Vec<u8>>,
 }
 
-/// Entries by exact plate, rebuilt from RocksDB at start and kept in step with every write.
-#[derive(Default)]
-struct PlateIndex {
-    entries_by_plate: HashMap<String, Vec<HotlistEntry>>,
-    /// Plate of each indexed entry, so a removal finds its entry without a scan.
-    plate_by_entry_id: HashMap<String, String>,
+/// Entries indexed by plate pattern, rebuilt from RocksDB at start and kept in step with every
+/// write.
+struct EntryIndex {
+    patterns: plate_match::PlateIndex<String>,
+    entries_by_id: HashMap<String, HotlistEntry>,
+}
+
+impl EntryIndex {
+    fn new(classes: &ConfusionClasses, max_substitutions: u8) -> Result<Self, PolicyError> {
+        Ok(Self {
+            patterns: plate_match::PlateIndex::new(classes.clone(), max_substitutions)?,
+            entries_by_id: HashMap::new(),
+        })
+    }
 }
 
 /// The hotlist state of one matcher instance. Cheap to clone: clones share the database.
 #[derive(Clone)]
 pub struct HotlistStore {
     db: Arc<DB>,
-    by_plate: Arc<RwLock<PlateIndex>>,
+    index: Arc<RwLock<EntryIndex>>,
+    classes: ConfusionClasses,
+    max_substitutions: u8,
 }
 
 impl HotlistStore {
-    /// Opens or creates the store in `path` and loads the plate index.
+    /// Opens or creates the store in `path` with the default confusion classes and at most one
+    /// substitution for OCR-tolerant entries.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(
+            path,
+            ConfusionClasses::default(),
+            plate_match::DEFAULT_MAX_SUBSTITUTIONS,
+        )
+    }
+
+    /// Opens or creates the store in `path` and loads the plate index.
+    pub fn open_with(
+        path: &Path,
+        classes: ConfusionClasses,
+        max_substitutions: u8,
+    ) -> Result<Self, StoreError> {
+        let index = EntryIndex::new(&classes, max_substitutions)?;
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
@@ -69,7 +100,9 @@ impl HotlistStore {
         let db = DB::open_cf_descriptors(&options, path, families)?;
         let store = Self {
             db: Arc::new(db),
-            by_plate: Arc::default(),
+            index: Arc::new(RwLock::new(index)),
+            classes,
+            max_substitutions,
         };
         store.rebuild_index()?;
         Ok(store)
@@ -83,7 +116,7 @@ impl HotlistStore {
     }
 
     fn rebuild_index(&self) -> Result<(), StoreError> {
-        let mut index = PlateIndex::default();
+        let mut index = EntryIndex::new(&self.classes, self.max_substitutions)?;
         for item in self
             .db
             .iterator_cf(self.family(ENTRIES), IteratorMode::Start)
@@ -97,7 +130,7 @@ impl HotlistStore {
             index_insert(&mut index, entry);
         }
         *self
-            .by_plate
+            .index
             .write()
             .unwrap_or_else(|poison| poison.into_inner()) = index;
         Ok(())
@@ -127,8 +160,9 @@ impl HotlistStore {
     pub fn apply(&self, records: &[HotlistRecord]) -> Result<ApplySummary, StoreError> {
         let mut batch = WriteBatch::default();
         let mut summary = ApplySummary::default();
-        let mut upserts: Vec<HotlistEntry> = Vec::new();
-        let mut removals: Vec<String> = Vec::new();
+        // Index changes in record order, so a later tombstone of an entry wins over an earlier
+        // update in the same batch.
+        let mut changes: Vec<Result<HotlistEntry, String>> = Vec::new();
         let mut next_offsets: HashMap<i32, i64> = HashMap::new();
 
         for record in records {
@@ -137,14 +171,13 @@ impl HotlistStore {
             match &record.payload {
                 None => {
                     batch.delete_cf(self.family(ENTRIES), &record.key);
-                    removals.push(entry_id);
+                    changes.push(Err(entry_id));
                     summary.removed += 1;
                 }
                 Some(payload) => match decode::<HotlistEntry>(payload) {
                     Ok(entry) => {
                         batch.put_cf(self.family(ENTRIES), &record.key, payload);
-                        removals.push(entry_id);
-                        upserts.push(entry);
+                        changes.push(Ok(entry));
                         summary.upserted += 1;
                     }
                     Err(error) => {
@@ -166,29 +199,34 @@ impl HotlistStore {
         // The index changes only after the write is durable, so it never shows an entry the
         // store would forget in a crash.
         let mut index = self
-            .by_plate
+            .index
             .write()
             .unwrap_or_else(|poison| poison.into_inner());
-        for entry_id in &removals {
-            index_remove(&mut index, entry_id);
-        }
-        for entry in upserts {
-            index_insert(&mut index, entry);
+        for change in changes {
+            match change {
+                Ok(entry) => index_insert(&mut index, entry),
+                Err(entry_id) => index_remove(&mut index, &entry_id),
+            }
         }
         Ok(summary)
     }
 
-    /// Returns the entries whose plate equals `plate` exactly.
-    pub fn entries_for_plate(&self, plate: &str) -> Vec<HotlistEntry> {
+    /// Returns the entries whose pattern matches the normalised plate of a read, with how each
+    /// matched. Costs one hash lookup for a read without `?` plus a check of each wildcard entry.
+    pub fn entries_for_read(&self, plate: &str) -> Vec<(HotlistEntry, PlateMatch)> {
         let index = self
-            .by_plate
+            .index
             .read()
             .unwrap_or_else(|poison| poison.into_inner());
         index
-            .entries_by_plate
-            .get(plate)
-            .cloned()
-            .unwrap_or_default()
+            .patterns
+            .matches(plate)
+            .into_iter()
+            .filter_map(|found| {
+                let entry = index.entries_by_id.get(found.id)?;
+                Some((entry.clone(), found.plate_match))
+            })
+            .collect()
     }
 
     /// Returns every stored entry, in entry id order.
@@ -210,10 +248,10 @@ impl HotlistStore {
     /// Number of entries in the plate index.
     pub fn entry_count(&self) -> usize {
         let index = self
-            .by_plate
+            .index
             .read()
             .unwrap_or_else(|poison| poison.into_inner());
-        index.plate_by_entry_id.len()
+        index.patterns.len()
     }
 
     /// Flushes memtables to disk, for a clean shutdown.
@@ -233,32 +271,25 @@ pub struct ApplySummary {
     pub undecodable: usize,
 }
 
-/// Adds an entry under its plate.
-///
-/// NOTE: entries whose plate contains `?` or `*` are kept in RocksDB but not indexed, because only
-/// exact matching exists so far; such wildcard entries never alert yet.
-fn index_insert(index: &mut PlateIndex, entry: HotlistEntry) {
-    if is_wildcard_pattern(&entry.plate) {
-        return;
-    }
-    index
-        .plate_by_entry_id
-        .insert(entry.entry_id.clone(), entry.plate.clone());
-    index
-        .entries_by_plate
-        .entry(entry.plate.clone())
-        .or_default()
-        .push(entry);
-}
-
-fn index_remove(index: &mut PlateIndex, entry_id: &str) {
-    let Some(plate) = index.plate_by_entry_id.remove(entry_id) else {
-        return;
-    };
-    if let Some(entries) = index.entries_by_plate.get_mut(&plate) {
-        entries.retain(|entry| entry.entry_id != entry_id);
-        if entries.is_empty() {
-            index.entries_by_plate.remove(&plate);
+/// Adds or replaces an entry in the index. An entry whose pattern the index rejects (such as
+/// three `*`) stays in RocksDB but cannot match; hotlist import rejects such patterns first, so
+/// only a record written by another producer gets here.
+fn index_insert(index: &mut EntryIndex, entry: HotlistEntry) {
+    match index
+        .patterns
+        .insert(entry.entry_id.clone(), &entry.plate, entry.match_policy)
+    {
+        Ok(()) => {
+            index.entries_by_id.insert(entry.entry_id.clone(), entry);
+        }
+        Err(error) => {
+            tracing::warn!(entry_id = %entry.entry_id, %error, "hotlist entry has an invalid pattern and cannot match");
+            index_remove(index, &entry.entry_id);
         }
     }
+}
+
+fn index_remove(index: &mut EntryIndex, entry_id: &str) {
+    index.patterns.remove(&entry_id.to_string());
+    index.entries_by_id.remove(entry_id);
 }

@@ -1,0 +1,103 @@
+//! The RocksDB hotlist store finds entries by pattern: exact plates, OCR variants of
+//! OCR-tolerant entries, and wildcard entries, and keeps them across a reopen.
+
+// A failed set-up step should stop the test with its error, which is what unwrap does.
+#![allow(clippy::unwrap_used)]
+
+use alpr_matcher::store::{HotlistRecord, HotlistStore};
+use alpr_schemas::{
+    encode, HotlistEntry, HotlistReason, MatchKind, MatchPolicy, VehicleDescription,
+};
+
+// Entry ids are UUIDs in the schema; records with other ids do not decode.
+const TOLERANT: &str = "00000000-0000-4000-8000-000000000001";
+const EXACT: &str = "00000000-0000-4000-8000-000000000002";
+const WILDCARD: &str = "00000000-0000-4000-8000-000000000003";
+
+fn entry(id: &str, plate: &str, policy: MatchPolicy) -> HotlistEntry {
+    HotlistEntry {
+        entry_id: id.into(),
+        list: "NCIC".into(),
+        agency_id: "wsp".into(),
+        plate: plate.into(),
+        region: None,
+        reason: HotlistReason::StolenVehicle,
+        priority: 1,
+        match_policy: policy,
+        vehicle: VehicleDescription::default(),
+        case_number: None,
+        source_record_id: None,
+        valid_from: 0,
+        expires_at: None,
+    }
+}
+
+fn record(offset: i64, entry: &HotlistEntry) -> HotlistRecord {
+    HotlistRecord {
+        partition: 0,
+        offset,
+        key: entry.entry_id.clone().into_bytes(),
+        payload: Some(encode(entry).unwrap()),
+    }
+}
+
+fn kinds(store: &HotlistStore, read: &str) -> Vec<(String, MatchKind)> {
+    let mut found: Vec<_> = store
+        .entries_for_read(read)
+        .into_iter()
+        .map(|(entry, plate_match)| (entry.entry_id, plate_match.kind))
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
+}
+
+#[test]
+fn store_matches_by_policy_and_pattern() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = HotlistStore::open(folder.path()).unwrap();
+    let tolerant = entry(TOLERANT, "1291164", MatchPolicy::OcrTolerant);
+    let exact = entry(EXACT, "1291164", MatchPolicy::Exact);
+    let wildcard = entry(WILDCARD, "7AB*", MatchPolicy::Exact);
+    store
+        .apply(&[
+            record(0, &tolerant),
+            record(1, &exact),
+            record(2, &wildcard),
+        ])
+        .unwrap();
+
+    assert_eq!(
+        kinds(&store, "1291164"),
+        vec![
+            (TOLERANT.into(), MatchKind::Exact),
+            (EXACT.into(), MatchKind::Exact)
+        ]
+    );
+    assert_eq!(
+        kinds(&store, "1Z91164"),
+        vec![(TOLERANT.into(), MatchKind::OcrVariant)]
+    );
+    assert_eq!(
+        kinds(&store, "7ABC123"),
+        vec![(WILDCARD.into(), MatchKind::Wildcard)]
+    );
+    assert!(kinds(&store, "9XY0000").is_empty());
+
+    // A tombstone removes the entry from matching; the others survive a reopen.
+    store
+        .apply(&[HotlistRecord {
+            partition: 0,
+            offset: 3,
+            key: EXACT.as_bytes().to_vec(),
+            payload: None,
+        }])
+        .unwrap();
+    drop(store);
+    let reopened = HotlistStore::open(folder.path()).unwrap();
+    assert_eq!(reopened.entry_count(), 2);
+    assert_eq!(
+        kinds(&reopened, "1291164"),
+        vec![(TOLERANT.into(), MatchKind::Exact)]
+    );
+    assert_eq!(reopened.stored_offsets().unwrap().get(&0), Some(&4));
+}

@@ -105,7 +105,11 @@ async fn sigkilled_matcher_loses_no_alert() {
         .unwrap();
     let alerts_line = metrics
         .lines()
-        .find(|line| line.starts_with("alpr_matcher_alerts_total{list=\"SPD-TEST\"}"))
+        .find(|line| {
+            line.starts_with("alpr_matcher_alerts_total{")
+                && line.contains("list=\"SPD-TEST\"")
+                && line.contains("kind=\"exact\"")
+        })
         .unwrap_or_else(|| panic!("no alert counter in\n{metrics}"));
     let counted: f64 = alerts_line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(counted >= 1.0, "{alerts_line}");

@@ -3,7 +3,9 @@
 
 use uuid::Uuid;
 
-use alpr_schemas::{Alert, AlertEntry, CameraRead, HotlistEntry, MatchDetail, MatchKind};
+use alpr_schemas::{
+    Alert, AlertEntry, CameraRead, HotlistEntry, MatchDetail, MatchDifference, MatchKind,
+};
 
 use crate::plate_match::PlateMatch;
 
@@ -16,6 +18,8 @@ pub const ALERT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x2c9e_51d4_7a0b_4f36_9e1d_
 pub struct Match<'a> {
     pub entry: &'a HotlistEntry,
     pub kind: MatchKind,
+    /// Characters an OCR-tolerant match substituted.
+    pub differences: &'a [crate::plate_match::Difference],
     /// False when the entry names a region but the read has none.
     pub region_confirmed: bool,
 }
@@ -43,6 +47,7 @@ pub fn matching_entries<'a>(
                 |region_confirmed| Match {
                     entry,
                     kind: plate_match.kind,
+                    differences: &plate_match.differences,
                     region_confirmed,
                 },
             )
@@ -93,6 +98,16 @@ pub fn build_alert(read: &CameraRead, matched: &Match<'_>, emitted_at: i64) -> A
             read_plate: read.plate.normalised.clone(),
             entry_plate: entry.plate.clone(),
             region_confirmed: matched.region_confirmed,
+            differences: matched
+                .differences
+                .iter()
+                .map(|difference| MatchDifference {
+                    position: i32::try_from(difference.position).unwrap_or(i32::MAX),
+                    read_char: difference.read_char.to_string(),
+                    entry_char: difference.entry_char.to_string(),
+                    class: difference.class.clone(),
+                })
+                .collect(),
         },
         recipient_agency_id: entry.agency_id.clone(),
         emitted_at,
@@ -231,5 +246,31 @@ mod tests {
         assert_eq!(ids.len(), 2);
         assert_ne!(ids[0], ids[1]);
         assert_eq!(ids[0], alert_id("r-1", "e1").to_string());
+    }
+
+    #[test]
+    fn ocr_variant_alert_names_substitution() {
+        let candidates = [(
+            hotlist_entry("e1", "1291164", None),
+            PlateMatch {
+                kind: MatchKind::OcrVariant,
+                differences: vec![crate::plate_match::Difference {
+                    position: 1,
+                    read_char: 'Z',
+                    entry_char: '2',
+                    class: "2Z".into(),
+                }],
+            },
+        )];
+        let the_read = read("1Z91164", None, 10);
+        let matches = matching_entries(&the_read, &candidates);
+        let alert = build_alert(&the_read, &matches[0], 11);
+        assert_eq!(alert.match_detail.kind, MatchKind::OcrVariant);
+        assert_eq!(alert.match_detail.differences.len(), 1);
+        let difference = &alert.match_detail.differences[0];
+        assert_eq!(difference.position, 1);
+        assert_eq!(difference.read_char, "Z");
+        assert_eq!(difference.entry_char, "2");
+        assert_eq!(difference.class, "2Z");
     }
 }

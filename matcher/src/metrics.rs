@@ -32,8 +32,8 @@ pub static UNDECODABLE_READS: LazyLock<IntCounter> = LazyLock::new(|| {
 pub static ALERTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "alpr_matcher_alerts_total",
-        "Alerts acknowledged by the broker, by hotlist name",
-        &["list"]
+        "Alerts committed to the alert topic, by hotlist name and match kind",
+        &["list", "kind"]
     )
     .expect("metric registers once")
 });

@@ -285,7 +285,15 @@ fn record_committed_alerts(
 ) {
     let now = committed_at.timestamp_micros();
     for alert in alerts {
-        ALERTS.with_label_values(&[&alert.entry.list]).inc();
+        let kind = match alert.match_detail.kind {
+            alpr_schemas::MatchKind::Exact => "exact",
+            alpr_schemas::MatchKind::OcrVariant => "ocr_variant",
+            alpr_schemas::MatchKind::Partial => "partial",
+            alpr_schemas::MatchKind::Wildcard => "wildcard",
+        };
+        ALERTS
+            .with_label_values(&[alert.entry.list.as_str(), kind])
+            .inc();
         CAPTURE_TO_ALERT_SECONDS.observe(seconds_between(alert.read.captured_at, now));
         RECEIVE_TO_ALERT_SECONDS.observe(seconds_between(alert.read.received_at, now));
     }

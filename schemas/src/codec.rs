@@ -122,7 +122,7 @@ avro_record!(
     "history/camera_read.v1.avsc"
 );
 avro_record!(HotlistEntry, "HotlistEntry", "hotlist_entry.avsc");
-avro_record!(Alert, "Alert", "alert.avsc");
+avro_record!(Alert, "Alert", "alert.avsc", "history/alert.v1.avsc");
 avro_record!(EvidenceHold, "EvidenceHold", "evidence_hold.avsc");
 avro_record!(AuditEvent, "AuditEvent", "audit_event.avsc");
 

@@ -13,8 +13,8 @@ pub mod records;
 pub use codec::{decode, encode, AvroRecord, CodecError};
 pub use records::{
     Alert, AlertEntry, AuditAction, AuditEvent, CameraRead, EvidenceHold, HotlistEntry,
-    HotlistReason, Location, MatchDetail, MatchKind, MatchPolicy, PlateRead, VehicleAttribute,
-    VehicleDescription, VehicleRead,
+    HotlistReason, Location, MatchDetail, MatchDifference, MatchKind, MatchPolicy, PlateRead,
+    VehicleAttribute, VehicleDescription, VehicleRead,
 };
 
 /// Converts a UTC time to the microseconds since the Unix epoch that every timestamp field holds.

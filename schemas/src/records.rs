@@ -170,6 +170,19 @@ pub struct MatchDetail {
     pub entry_plate: String,
     /// False when the read had no region, so the entry's region could not be checked.
     pub region_confirmed: bool,
+    /// Characters an OCR-tolerant match substituted; empty for other matches.
+    pub differences: Vec<MatchDifference>,
+}
+
+/// One character an OCR-tolerant match substituted, with the confusion class that allowed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchDifference {
+    /// Zero-based position in the read's normalised plate.
+    pub position: i32,
+    pub read_char: String,
+    pub entry_char: String,
+    /// The confusion class, such as `0ODQ`.
+    pub class: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -93,9 +93,8 @@ fn hotlist_entry_round_trips() {
     assert_eq!(decode::<HotlistEntry>(&bytes).expect("decode"), entry);
 }
 
-#[test]
-fn alert_round_trips() {
-    let alert = Alert {
+fn sample_alert() -> Alert {
+    Alert {
         alert_id: "9d3c2b1a-0f1e-5d2c-8b3a-4f5e6d7c8b9a".into(),
         read: sample_read(),
         entry: AlertEntry {
@@ -113,10 +112,21 @@ fn alert_round_trips() {
             read_plate: "7ABC1?3".into(),
             entry_plate: "7ABC1?3".into(),
             region_confirmed: true,
+            differences: vec![MatchDifference {
+                position: 5,
+                read_char: "Z".into(),
+                entry_char: "2".into(),
+                class: "2Z".into(),
+            }],
         },
         recipient_agency_id: "wsp".into(),
         emitted_at: 1_633_100_000_323_456,
-    };
+    }
+}
+
+#[test]
+fn alert_round_trips() {
+    let alert = sample_alert();
     let bytes = encode(&alert).expect("encode");
     assert_eq!(decode::<Alert>(&bytes).expect("decode"), alert);
 }
@@ -210,6 +220,32 @@ fn fingerprint_matches_avro_specification() {
         fingerprint_of(&schema),
         7_195_948_357_588_979_594_i64.to_le_bytes()
     );
+}
+
+/// A dispatch system's archive may hold alerts from before `match.differences` existed; they
+/// still decode, with no differences.
+#[test]
+fn alert_v1_record_decodes_without_differences() {
+    let v1_schema = Schema::parse_str(include_str!("../history/alert.v1.avsc")).unwrap();
+    let mut value = apache_avro::to_value(sample_alert()).unwrap();
+    if let apache_avro::types::Value::Record(fields) = &mut value {
+        for (name, field) in fields.iter_mut() {
+            if name == "match" {
+                if let apache_avro::types::Value::Record(detail) = field {
+                    detail.retain(|(name, _)| name != "differences");
+                }
+            }
+        }
+    }
+    let datum = apache_avro::to_avro_datum(&v1_schema, value).expect("encode with v1");
+    let mut framed = vec![0xC3, 0x01];
+    framed.extend_from_slice(&fingerprint_of(&v1_schema));
+    framed.extend_from_slice(&datum);
+
+    let decoded = decode::<Alert>(&framed).expect("decode v1 alert");
+    assert!(decoded.match_detail.differences.is_empty());
+    assert_eq!(decoded.alert_id, sample_alert().alert_id);
+    assert_eq!(Alert::schemas().known_versions(), 2);
 }
 
 /// Alert embeds CameraRead; the copy inside alert.avsc must not drift from camera_read.avsc.

@@ -10,7 +10,6 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use alpr_platform::testkit::{fresh_settings, read_topic};
-use alpr_replay::{KafkaSink, KafkaSinkConfig, ReplayOptions, ReplaySource};
 use alpr_schemas::{decode, CameraRead, HotlistEntry};
 
 use common::*;
@@ -19,15 +18,7 @@ use common::*;
 async fn sigkilled_matcher_loses_no_alert() {
     let data = spd_data_path();
     let plates = derived_plates_per_row(&data);
-    let hotlist: HashSet<String> = plates
-        .iter()
-        .filter(|plate| is_hotlisted(plate))
-        .cloned()
-        .collect();
-    let expected_alerts = plates
-        .iter()
-        .filter(|plate| hotlist.contains(*plate))
-        .count();
+    let (hotlist, expected_alerts) = hotlist_by_rule(&plates, is_hotlisted);
 
     let kafka = fresh_settings("matcher_crash").await;
     let folder = tempfile::tempdir().unwrap();
@@ -35,24 +26,7 @@ async fn sigkilled_matcher_loses_no_alert() {
     let state_dir = folder.path().join("matcher");
 
     let mut matcher = spawn_matcher(&kafka, &state_dir, "127.0.0.1:0".parse().unwrap());
-    let replay = {
-        let kafka = kafka.clone();
-        tokio::spawn(async move {
-            let source = ReplaySource::open(&data, None).unwrap();
-            let mut sink = KafkaSink::connect(&kafka, KafkaSinkConfig::new(ORGANISATION))
-                .await
-                .unwrap();
-            // About 30 s for the week, so the kill lands while reads still arrive.
-            let options = ReplayOptions {
-                speed: Some(20_000.0),
-                sort_by_capture_time: true,
-                ..ReplayOptions::default()
-            };
-            alpr_replay::replay(source, &mut sink, &options)
-                .await
-                .unwrap()
-        })
-    };
+    let replay = spawn_paced_kafka_replay(&kafka, data);
 
     // Kill the matcher once about half of the alerts are out.
     let deadline = Instant::now() + Duration::from_secs(180);

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 
 use alpr_platform::testkit::{fresh_settings, read_topic};
-use alpr_replay::{KafkaSink, KafkaSinkConfig, ReplayOptions, ReplaySource};
 use alpr_schemas::{decode, CameraRead};
 
 use common::*;
@@ -21,7 +20,7 @@ use common::*;
 /// Kills before the replay ends; the replay lasts about 30 seconds.
 const KILLS: usize = 6;
 
-/// A hotlist that hits often: every derived plate that starts with `0`, about one read in 16.
+/// Returns whether a plate is on a hotlist that hits often: every derived plate that starts with `0`, about one read in 16.
 fn hits_often(plate: &str) -> bool {
     plate.starts_with('0')
 }
@@ -48,38 +47,14 @@ async fn wait_until_ready(admin: std::net::SocketAddr, matcher: &mut std::proces
 async fn repeated_sigkills_leave_one_alert_per_match() {
     let data = spd_data_path();
     let plates = derived_plates_per_row(&data);
-    let hotlist: HashSet<String> = plates
-        .iter()
-        .filter(|plate| hits_often(plate))
-        .cloned()
-        .collect();
-    let expected_alerts = plates
-        .iter()
-        .filter(|plate| hotlist.contains(*plate))
-        .count();
+    let (hotlist, expected_alerts) = hotlist_by_rule(&plates, hits_often);
 
     let kafka = fresh_settings("matcher_exactly_once").await;
     let folder = tempfile::tempdir().unwrap();
     import_hotlist(&kafka, &hotlist, folder.path()).await;
     let state_dir = folder.path().join("matcher");
 
-    let replay = {
-        let kafka = kafka.clone();
-        tokio::spawn(async move {
-            let source = ReplaySource::open(&data, None).unwrap();
-            let mut sink = KafkaSink::connect(&kafka, KafkaSinkConfig::new(ORGANISATION))
-                .await
-                .unwrap();
-            let options = ReplayOptions {
-                speed: Some(20_000.0),
-                sort_by_capture_time: true,
-                ..ReplayOptions::default()
-            };
-            alpr_replay::replay(source, &mut sink, &options)
-                .await
-                .unwrap()
-        })
-    };
+    let replay = spawn_paced_kafka_replay(&kafka, data);
 
     let seed: u64 = rand::random();
     println!("kill schedule seed {seed}");

@@ -22,15 +22,7 @@ async fn seattle_week_lands_once_with_expected_alerts() {
     let data = spd_data_path();
     let plates = derived_plates_per_row(&data);
     assert_eq!(plates.len(), SEATTLE_READS);
-    let hotlist: HashSet<String> = plates
-        .iter()
-        .filter(|plate| is_hotlisted(plate))
-        .cloned()
-        .collect();
-    let expected_alerts = plates
-        .iter()
-        .filter(|plate| hotlist.contains(*plate))
-        .count();
+    let (hotlist, expected_alerts) = hotlist_by_rule(&plates, is_hotlisted);
     assert!(
         expected_alerts > 100,
         "the rule picks {expected_alerts} reads, too few to test"

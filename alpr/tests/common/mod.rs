@@ -229,3 +229,38 @@ pub fn free_local_address() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap()
 }
+
+/// Picks the hotlist of derived plates that `rule` selects. Returns it with the number of
+/// rows whose plate is on it, which is the number of alerts the matcher must produce.
+pub fn hotlist_by_rule(plates: &[String], rule: fn(&str) -> bool) -> (HashSet<String>, usize) {
+    let hotlist: HashSet<String> = plates.iter().filter(|plate| rule(plate)).cloned().collect();
+    let expected_alerts = plates
+        .iter()
+        .filter(|plate| hotlist.contains(*plate))
+        .count();
+    (hotlist, expected_alerts)
+}
+
+/// Replays the Seattle file straight to the reads topic in the background, paced so the week
+/// takes about 30 seconds, long enough for a test to kill the matcher while reads still arrive.
+pub fn spawn_paced_kafka_replay(
+    kafka: &KafkaSettings,
+    data: PathBuf,
+) -> tokio::task::JoinHandle<alpr_replay::ReplaySummary> {
+    let kafka = kafka.clone();
+    tokio::spawn(async move {
+        let source = alpr_replay::ReplaySource::open(&data, None).unwrap();
+        let config = alpr_replay::KafkaSinkConfig::new(ORGANISATION);
+        let mut sink = alpr_replay::KafkaSink::connect(&kafka, config)
+            .await
+            .unwrap();
+        let options = alpr_replay::ReplayOptions {
+            speed: Some(20_000.0),
+            sort_by_capture_time: true,
+            ..alpr_replay::ReplayOptions::default()
+        };
+        alpr_replay::replay(source, &mut sink, &options)
+            .await
+            .unwrap()
+    })
+}

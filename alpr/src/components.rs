@@ -10,7 +10,7 @@ use alpr_platform::{serve_admin, Readiness, ShutdownToken};
 
 use crate::app_config::AppConfig;
 
-/// Which components one process runs.
+/// The set of components one process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ComponentSet {
     pub ingest: bool,

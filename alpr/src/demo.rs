@@ -437,7 +437,7 @@ async fn feed_generated(
             .await?;
         let status = response.status();
         let answer: serde_json::Value = response.json().await?;
-        anyhow::ensure!(status.is_success(), "ingest answered {status}: {answer}");
+        anyhow::ensure!(status.is_success(), "ingest responded {status}: {answer}");
         let rejected_lines: HashSet<u64> = answer["rejected"]
             .as_array()
             .map(|lines| {

@@ -114,8 +114,8 @@ fn hotlisted(plates: &[String]) -> impl Iterator<Item = &String> {
     plates.iter().skip(HOTLIST_EVERY / 2).step_by(HOTLIST_EVERY)
 }
 
-/// A Washington-style plate: three letters and four digits, or a digit, three letters and
-/// three digits.
+/// Returns a Washington-style plate: three letters and four digits, or a digit, three letters
+/// and three digits.
 fn random_plate(rng: &mut StdRng) -> String {
     let letter = |rng: &mut StdRng| char::from(b'A' + rng.random_range(0..26u8));
     let digit = |rng: &mut StdRng| char::from(b'0' + rng.random_range(0..10u8));

@@ -8,7 +8,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use alpr_platform::KafkaSettings;
 
-/// Returns whether a broker answers a metadata request at the configured bootstrap servers.
+/// Returns whether a broker responds to a metadata request at the configured bootstrap servers.
 pub async fn broker_answers(kafka: &KafkaSettings) -> bool {
     let kafka = kafka.clone();
     tokio::task::spawn_blocking(move || {
@@ -40,12 +40,12 @@ pub fn kafka_script() -> Option<PathBuf> {
     from_source.exists().then_some(from_source)
 }
 
-/// Starts the local broker with the project's script, which waits until it answers.
+/// Starts the local broker with the project's script, which waits until it responds.
 pub fn start_local_broker() -> anyhow::Result<()> {
     let script = kafka_script().ok_or_else(|| {
-        anyhow::anyhow!("no broker answers and deploy/local/kafka.sh was not found; start Kafka or set ALPR_KAFKA_SCRIPT")
+        anyhow::anyhow!("no broker responds and deploy/local/kafka.sh was not found; start Kafka or set ALPR_KAFKA_SCRIPT")
     })?;
-    tracing::info!(script = %script.display(), "no broker answers, starting the local one");
+    tracing::info!(script = %script.display(), "no broker responds, starting the local one");
     let status = Command::new("bash").arg(&script).arg("start").status()?;
     anyhow::ensure!(
         status.success(),

@@ -1,6 +1,6 @@
 //! `POST /v1/reads`: one JSON read (`application/json`) or a batch of newline-delimited JSON
-//! reads (`application/x-ndjson`). The answer is 202 only after the broker acknowledged every
-//! accepted read; in a batch, good lines are accepted and each bad line is reported by number.
+//! reads (`application/x-ndjson`). The response is 202 only after the broker acknowledged every
+//! accepted read. In a batch, good lines are accepted and each bad line is reported by number.
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -1,4 +1,4 @@
-//! Ingest over HTTP against the local broker: bad input of every kind is answered with a status
+//! Ingest over HTTP against the local broker: bad input of every kind gets a status
 //! and a message naming the field, and none of it reaches the reads topic; good reads do, and
 //! a full producer queue answers 503.
 

@@ -38,7 +38,7 @@ pub struct MatcherSettings {
     /// Maximum time a transaction collects reads once it has its first, in milliseconds. Adds
     /// at most this much to capture-to-alert latency.
     pub commit_interval_ms: u64,
-    /// Characters that plate OCR confuses, as class strings such as `"0ODQ"`; entries with the
+    /// Characters that plate OCR confuses, as class strings such as `"0ODQ"`. Entries with the
     /// `OCR_TOLERANT` policy match reads that differ from them only within a class.
     pub confusion_classes: plate_match::ConfusionClasses,
     /// Most characters an OCR-tolerant match may substitute, 1 or 2.

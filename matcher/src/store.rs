@@ -272,7 +272,7 @@ pub struct ApplySummary {
 }
 
 /// Adds or replaces an entry in the index. An entry whose pattern the index rejects (such as
-/// three `*`) stays in RocksDB but cannot match; hotlist import rejects such patterns first, so
+/// three `*`) stays in RocksDB but cannot match. Hotlist import rejects such patterns first, so
 /// only a record written by another producer gets here.
 fn index_insert(index: &mut EntryIndex, entry: HotlistEntry) {
     match index

@@ -31,7 +31,7 @@ impl Readiness {
 
 /// Builds the admin routes: `/metrics` renders the process-wide Prometheus registry (which the
 /// `prometheus` crate's `process` feature fills with CPU, memory and file-descriptor metrics),
-/// `/healthz` answers 200 while the process runs, `/readyz` 200 or 503 from `readiness`.
+/// `/healthz` returns 200 while the process runs, `/readyz` 200 or 503 from `readiness`.
 pub fn admin_router(readiness: Readiness) -> Router {
     Router::new()
         .route("/metrics", get(render_metrics))

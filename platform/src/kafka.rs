@@ -78,7 +78,7 @@ pub struct TopicNames {
     pub hotlist: String,
     /// Alerts for dispatch, keyed by normalised plate.
     pub alerts: String,
-    /// Evidence holds keyed by hold id, compacted.
+    /// Evidence holds, keyed by hold id and compacted.
     pub holds: String,
     /// Audit events, kept long.
     pub audit: String,

@@ -10,8 +10,8 @@ pub enum LogFormat {
     Text,
 }
 
-/// Installs the global tracing subscriber, logging at `default_level` unless `RUST_LOG` says
-/// otherwise. Calling it twice keeps the first one, so tests and the binary can both call it.
+/// Installs the global tracing subscriber, logging at `default_level` unless `RUST_LOG` sets
+/// another level. Calling it twice keeps the first one, so tests and the binary can both call it.
 pub fn init_tracing(format: LogFormat, default_level: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));

@@ -17,7 +17,7 @@ pub struct CameraRead {
     pub location: Option<Location>,
     pub plate: PlateRead,
     pub vehicle: VehicleRead,
-    /// Where the rear-of-vehicle image is stored; the bytes never travel in the read.
+    /// Storage location of the rear-of-vehicle image. The bytes never travel in the read.
     pub image_ref: Option<String>,
     /// Adapter that produced the read, such as `http-json` or `replay-spd`.
     pub source: String,
@@ -149,7 +149,7 @@ pub struct Alert {
     pub emitted_at: i64,
 }
 
-/// The hotlist entry that matched, copied at match time so the alert stands on its own.
+/// The hotlist entry that matched, copied at match time so the alert is complete without the hotlist.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertEntry {
     pub entry_id: String,

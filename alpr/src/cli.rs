@@ -66,6 +66,12 @@ pub enum Command {
 pub enum HotlistCommand {
     /// Import a CSV or NCIC-style fixed-width list; entries missing from the new file are removed.
     Import(crate::demo::ImportArgs),
+    /// Remove a whole list: every entry of it stops alerting.
+    Remove {
+        /// Name of the list, as given at import.
+        #[arg(long)]
+        list: String,
+    },
 }
 
 impl GlobalOptions {
@@ -136,6 +142,11 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::CreateTopics => {
             alpr_platform::ensure_topics(&config.kafka).await?;
             println!("topics ready with prefix {:?}", config.kafka.topic_prefix);
+            Ok(())
+        }
+        Command::Hotlist(HotlistCommand::Remove { list }) => {
+            let removed = alpr_hotlist::remove_list(&config.kafka, &list).await?;
+            println!("list {list}: {removed} entries removed");
             Ok(())
         }
         Command::Hotlist(HotlistCommand::Import(args)) => {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use alpr_platform::kafka::partition_count;
 use alpr_platform::KafkaSettings;
-use alpr_schemas::HotlistEntry;
+use alpr_schemas::{HotlistEntry, HotlistImport};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
@@ -187,6 +187,10 @@ fn decode_list(
         let Some(payload) = record.payload else {
             continue;
         };
+        // Import records share the topic; they are written after the entries, never diffed.
+        if HotlistImport::list_of_key(&key).is_some() {
+            continue;
+        }
         let entry: HotlistEntry =
             alpr_schemas::decode(&payload).map_err(|source| ImportError::UndecodableRecord {
                 topic: topic.to_string(),

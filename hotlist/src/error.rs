@@ -161,6 +161,16 @@ pub enum ImportError {
         source: CodecError,
     },
 
+    #[error("failed to encode the import record of list {list}: {source}")]
+    EncodeImport {
+        list: String,
+        #[source]
+        source: CodecError,
+    },
+
+    #[error("list {list} has no entries on the hotlist topic, so there is nothing to remove")]
+    UnknownList { list: String },
+
     #[error(
         "failed to publish {failed} of {attempted} records to {topic}, first error: {first_error}; \
          the import is safe to repeat"

@@ -29,7 +29,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use alpr_platform::KafkaSettings;
-use alpr_schemas::{HotlistEntry, HotlistReason, MatchPolicy};
+use alpr_schemas::{HotlistEntry, HotlistImport, HotlistReason, MatchPolicy};
 
 pub use current_list::read_current_list;
 pub use diff::{diff_list, ListDiff};
@@ -242,6 +242,16 @@ pub async fn import_file(
     );
 
     publish::publish_difference(settings, &difference).await?;
+    let import = HotlistImport {
+        list: options.list.clone(),
+        agency_id: options.agency_id.clone(),
+        imported_at: chrono::Utc::now().timestamp_micros(),
+        entry_count: i64::try_from(parsed).unwrap_or(i64::MAX),
+        source: path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned()),
+    };
+    publish::publish_import_record(settings, &options.list, Some(&import)).await?;
     let summary = ImportSummary {
         list: options.list.clone(),
         parsed,
@@ -258,6 +268,31 @@ pub async fn import_file(
         "hotlist imported"
     );
     Ok(summary)
+}
+
+/// Removes a whole list: a tombstone for each of its entries, then for its import record, so
+/// matchers stop alerting on it and stop reporting its age.
+///
+/// Fails with [`ImportError::UnknownList`] when the topic contains no entry of `list`, which is
+/// most often a misspelt name.
+pub async fn remove_list(settings: &KafkaSettings, list: &str) -> Result<usize, ImportError> {
+    alpr_platform::ensure_topics(settings)
+        .await
+        .map_err(|source| ImportError::Kafka {
+            action: "create topics",
+            source,
+        })?;
+    let current = read_current_list(settings, list).await?;
+    if current.is_empty() {
+        return Err(ImportError::UnknownList {
+            list: list.to_string(),
+        });
+    }
+    let difference = diff_list(&current, Vec::new());
+    publish::publish_difference(settings, &difference).await?;
+    publish::publish_import_record(settings, list, None).await?;
+    tracing::info!(list, removed = difference.removals.len(), "hotlist removed");
+    Ok(difference.removals.len())
 }
 
 #[cfg(test)]

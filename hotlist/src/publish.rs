@@ -1,4 +1,4 @@
-//! Publishes a list difference to the hotlist topic.
+//! Publishes a list difference, and then the list's import record, to the hotlist topic.
 //!
 //! Delivery is at least once per record: the producer is idempotent with `acks=all`, so a
 //! retried send is not duplicated within one producer session, and every delivery report is
@@ -12,6 +12,8 @@ use alpr_platform::KafkaSettings;
 use futures::StreamExt;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use alpr_schemas::HotlistImport;
 
 use crate::diff::ListDiff;
 use crate::error::ImportError;
@@ -36,7 +38,37 @@ pub(crate) async fn publish_difference(
     settings: &KafkaSettings,
     difference: &ListDiff,
 ) -> Result<(), ImportError> {
-    let records = encode_records(difference)?;
+    send_records(settings, encode_records(difference)?).await
+}
+
+/// Publishes the import record of `list`, or its tombstone when `import` is `None` because the
+/// list was removed. Sent only after the entries were delivered, so the import time a matcher
+/// reports never precedes the entries it covers.
+pub(crate) async fn publish_import_record(
+    settings: &KafkaSettings,
+    list: &str,
+    import: Option<&HotlistImport>,
+) -> Result<(), ImportError> {
+    let payload = import
+        .map(|import| {
+            alpr_schemas::encode(import).map_err(|source| ImportError::EncodeImport {
+                list: list.to_string(),
+                source,
+            })
+        })
+        .transpose()?;
+    let record = OutgoingRecord {
+        key: HotlistImport::key(list),
+        payload,
+    };
+    send_records(settings, vec![record]).await
+}
+
+/// Sends records to the hotlist topic and awaits every delivery report.
+async fn send_records(
+    settings: &KafkaSettings,
+    records: Vec<OutgoingRecord>,
+) -> Result<(), ImportError> {
     if records.is_empty() {
         return Ok(());
     }

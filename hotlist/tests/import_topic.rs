@@ -5,10 +5,12 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use alpr_hotlist::{import_file, parse_file, ImportOptions, ImportSummary};
+use alpr_hotlist::{
+    import_file, parse_file, remove_list, ImportError, ImportOptions, ImportSummary,
+};
 use alpr_platform::testkit::{fresh_settings, read_topic, TestRecord};
 use alpr_platform::KafkaSettings;
-use alpr_schemas::HotlistEntry;
+use alpr_schemas::{HotlistEntry, HotlistImport};
 
 fn sample(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -16,19 +18,38 @@ fn sample(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Returns the latest value of each key on the hotlist topic, `None` for a tombstone.
+/// Returns the latest value of each entry key on the hotlist topic, `None` for a tombstone.
+/// Import records are left out.
 async fn latest_by_key(settings: &KafkaSettings) -> HashMap<String, Option<HotlistEntry>> {
     let records: Vec<TestRecord> = read_topic(settings, &settings.topics().hotlist).await;
     let mut latest = HashMap::new();
     for record in records {
         let key = String::from_utf8(record.key.expect("hotlist record has a key"))
             .expect("hotlist key is UTF-8");
+        if HotlistImport::list_of_key(&key).is_some() {
+            continue;
+        }
         let value = record
             .payload
             .map(|payload| alpr_schemas::decode::<HotlistEntry>(&payload).expect("entry decodes"));
         latest.insert(key, value);
     }
     latest
+}
+
+/// Returns the latest import record of `list`: `None` when there is none, `Some(None)` when it
+/// was removed.
+async fn import_record(settings: &KafkaSettings, list: &str) -> Option<Option<HotlistImport>> {
+    let key = HotlistImport::key(list);
+    read_topic(settings, &settings.topics().hotlist)
+        .await
+        .into_iter()
+        .rfind(|record| record.key.as_deref() == Some(key.as_bytes()))
+        .map(|record| {
+            record.payload.map(|payload| {
+                alpr_schemas::decode::<HotlistImport>(&payload).expect("import decodes")
+            })
+        })
 }
 
 fn live_entries(latest: &HashMap<String, Option<HotlistEntry>>) -> HashMap<String, HotlistEntry> {
@@ -94,9 +115,10 @@ async fn update_replaces_ncic_list() {
     );
 }
 
-/// A repeat of the same file publishes nothing.
+/// A repeat of the same file publishes no entry, only a newer import record, because the list
+/// was confirmed current at that time.
 #[tokio::test]
-async fn same_file_again_publishes_nothing() {
+async fn same_file_again_publishes_only_its_import_record() {
     let settings = fresh_settings("hotlist_repeat").await;
     let options = ImportOptions::new("WA-STATE");
     let path = sample("wa_state_full.txt");
@@ -107,6 +129,12 @@ async fn same_file_again_publishes_nothing() {
     let records_after_first = read_topic(&settings, &settings.topics().hotlist)
         .await
         .len();
+    let first_import = import_record(&settings, "WA-STATE")
+        .await
+        .flatten()
+        .expect("first import record");
+    assert_eq!(first_import.entry_count, 8);
+    assert_eq!(first_import.source.as_deref(), Some("wa_state_full.txt"));
     let repeat = import_file(&settings, &path, &options)
         .await
         .expect("repeat import");
@@ -115,7 +143,51 @@ async fn same_file_again_publishes_nothing() {
     let records_after_repeat = read_topic(&settings, &settings.topics().hotlist)
         .await
         .len();
-    assert_eq!(records_after_repeat, records_after_first);
+    assert_eq!(records_after_repeat, records_after_first + 1);
+    let repeat_import = import_record(&settings, "WA-STATE")
+        .await
+        .flatten()
+        .expect("repeat import record");
+    assert!(repeat_import.imported_at > first_import.imported_at);
+}
+
+/// Removing a list tombstones each of its entries and its import record, and nothing else.
+#[tokio::test]
+async fn removing_a_list_tombstones_only_that_list() {
+    let settings = fresh_settings("hotlist_remove").await;
+    let agency = ImportOptions {
+        agency_id: Some("WA0340000".into()),
+        ..ImportOptions::new("SPD-LOCAL")
+    };
+    let state = ImportOptions::new("WA-STATE");
+    import_file(&settings, &sample("agency_full.csv"), &agency)
+        .await
+        .expect("agency import");
+    import_file(&settings, &sample("wa_state_full.txt"), &state)
+        .await
+        .expect("state import");
+
+    let removed = remove_list(&settings, "SPD-LOCAL")
+        .await
+        .expect("remove list");
+    assert_eq!(removed, 8);
+
+    let latest = latest_by_key(&settings).await;
+    let live = live_entries(&latest);
+    assert!(live.values().all(|entry| entry.list == "WA-STATE"));
+    assert_eq!(live.len(), 8);
+    assert_eq!(latest.values().filter(|value| value.is_none()).count(), 8);
+    assert_eq!(import_record(&settings, "SPD-LOCAL").await, Some(None));
+    assert!(matches!(
+        import_record(&settings, "WA-STATE").await,
+        Some(Some(_))
+    ));
+
+    let error = remove_list(&settings, "SPD-LOCLA")
+        .await
+        .expect_err("unknown list");
+    assert!(matches!(error, ImportError::UnknownList { ref list } if list == "SPD-LOCLA"));
+    assert!(error.to_string().contains("SPD-LOCLA"), "{error}");
 }
 
 /// Importing one list never touches the entries of another list on the same topic.

@@ -14,7 +14,7 @@ use apache_avro::Schema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::records::{Alert, AuditEvent, CameraRead, EvidenceHold, HotlistEntry};
+use crate::records::{Alert, AuditEvent, CameraRead, EvidenceHold, HotlistEntry, HotlistImport};
 
 const SINGLE_OBJECT_MARKER: [u8; 2] = [0xC3, 0x01];
 const HEADER_LEN: usize = 10;
@@ -122,7 +122,14 @@ avro_record!(
     "history/camera_read.v1.avsc"
 );
 avro_record!(HotlistEntry, "HotlistEntry", "hotlist_entry.avsc");
-avro_record!(Alert, "Alert", "alert.avsc", "history/alert.v1.avsc");
+avro_record!(HotlistImport, "HotlistImport", "hotlist_import.avsc");
+avro_record!(
+    Alert,
+    "Alert",
+    "alert.avsc",
+    "history/alert.v1.avsc",
+    "history/alert.v2.avsc"
+);
 avro_record!(EvidenceHold, "EvidenceHold", "evidence_hold.avsc");
 avro_record!(AuditEvent, "AuditEvent", "audit_event.avsc");
 
@@ -141,6 +148,16 @@ pub fn encode<R: AvroRecord>(record: &R) -> Result<Vec<u8>, CodecError> {
     framed.extend_from_slice(&schemas.current_fingerprint);
     framed.extend_from_slice(&datum);
     Ok(framed)
+}
+
+/// Tells whether `bytes` were written with a schema of record type `R`, current or historical,
+/// by the fingerprint in the header alone. Lets a topic that carries two record types, such as
+/// the hotlist topic, pick the decoder.
+pub fn is_encoded_as<R: AvroRecord>(bytes: &[u8]) -> bool {
+    bytes.len() >= HEADER_LEN
+        && bytes[..2] == SINGLE_OBJECT_MARKER
+        && <[u8; 8]>::try_from(&bytes[2..HEADER_LEN])
+            .is_ok_and(|fingerprint| R::schemas().writers.contains_key(&fingerprint))
 }
 
 /// Decodes a single-object encoded record written with the current or any historical schema.

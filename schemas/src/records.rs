@@ -89,6 +89,36 @@ pub struct HotlistEntry {
     pub expires_at: Option<i64>,
 }
 
+/// The latest import of one list, on the hotlist topic beside the entries. Its key is
+/// [`HotlistImport::key`]; a tombstone under that key means the list was removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HotlistImport {
+    pub list: String,
+    /// Agency named at import; `None` when each entry names its own.
+    pub agency_id: Option<String>,
+    /// When the import finished publishing the list's entries.
+    pub imported_at: i64,
+    /// Entries in the imported file.
+    pub entry_count: i64,
+    /// File name the list was imported from.
+    pub source: Option<String>,
+}
+
+impl HotlistImport {
+    /// Prefix of import record keys. Entry keys are UUIDs, which never contain a colon.
+    pub const KEY_PREFIX: &'static str = "list:";
+
+    /// Returns the hotlist topic key of the import record of `list`.
+    pub fn key(list: &str) -> String {
+        format!("{}{list}", Self::KEY_PREFIX)
+    }
+
+    /// Returns the list name when `key` is an import record key.
+    pub fn list_of_key(key: &str) -> Option<&str> {
+        key.strip_prefix(Self::KEY_PREFIX)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum HotlistReason {
@@ -172,6 +202,11 @@ pub struct MatchDetail {
     pub region_confirmed: bool,
     /// Characters an OCR-tolerant match substituted; empty for other matches.
     pub differences: Vec<MatchDifference>,
+    /// When the entry's list was last imported, or `None` when its entries were published
+    /// without a [`HotlistImport`] record.
+    pub list_imported_at: Option<i64>,
+    /// Age of that import when the read matched, in whole seconds.
+    pub list_age_seconds: Option<i64>,
 }
 
 /// One character an OCR-tolerant match substituted, with the confusion class that allowed it.

@@ -118,6 +118,8 @@ fn sample_alert() -> Alert {
                 entry_char: "2".into(),
                 class: "2Z".into(),
             }],
+            list_imported_at: Some(1_633_096_400_000_000),
+            list_age_seconds: Some(3_600),
         },
         recipient_agency_id: "wsp".into(),
         emitted_at: 1_633_100_000_323_456,
@@ -222,30 +224,86 @@ fn fingerprint_matches_avro_specification() {
     );
 }
 
-/// A dispatch system's archive may hold alerts from before `match.differences` existed; they
-/// still decode, with no differences.
-#[test]
-fn alert_v1_record_decodes_without_differences() {
-    let v1_schema = Schema::parse_str(include_str!("../history/alert.v1.avsc")).unwrap();
-    let mut value = apache_avro::to_value(sample_alert()).unwrap();
+/// Encodes `alert` with an older Alert schema, leaving out the `match` fields that version
+/// did not have.
+fn encode_with_old_alert_schema(alert: &Alert, schema_text: &str, missing: &[&str]) -> Vec<u8> {
+    let schema = Schema::parse_str(schema_text).unwrap();
+    let mut value = apache_avro::to_value(alert).unwrap();
     if let apache_avro::types::Value::Record(fields) = &mut value {
         for (name, field) in fields.iter_mut() {
             if name == "match" {
                 if let apache_avro::types::Value::Record(detail) = field {
-                    detail.retain(|(name, _)| name != "differences");
+                    detail.retain(|(name, _)| !missing.contains(&name.as_str()));
                 }
             }
         }
     }
-    let datum = apache_avro::to_avro_datum(&v1_schema, value).expect("encode with v1");
+    let datum = apache_avro::to_avro_datum(&schema, value).expect("encode with old schema");
     let mut framed = vec![0xC3, 0x01];
-    framed.extend_from_slice(&fingerprint_of(&v1_schema));
+    framed.extend_from_slice(&fingerprint_of(&schema));
     framed.extend_from_slice(&datum);
+    framed
+}
 
+/// A dispatch system's archive may hold alerts from before `match.differences` existed; they
+/// still decode, with no differences and no list age.
+#[test]
+fn alert_v1_record_decodes_without_differences() {
+    let framed = encode_with_old_alert_schema(
+        &sample_alert(),
+        include_str!("../history/alert.v1.avsc"),
+        &["differences", "list_imported_at", "list_age_seconds"],
+    );
     let decoded = decode::<Alert>(&framed).expect("decode v1 alert");
     assert!(decoded.match_detail.differences.is_empty());
+    assert_eq!(decoded.match_detail.list_age_seconds, None);
     assert_eq!(decoded.alert_id, sample_alert().alert_id);
-    assert_eq!(Alert::schemas().known_versions(), 2);
+    assert_eq!(Alert::schemas().known_versions(), 3);
+}
+
+#[test]
+fn alert_v2_record_decodes_without_list_age() {
+    let framed = encode_with_old_alert_schema(
+        &sample_alert(),
+        include_str!("../history/alert.v2.avsc"),
+        &["list_imported_at", "list_age_seconds"],
+    );
+    let decoded = decode::<Alert>(&framed).expect("decode v2 alert");
+    assert_eq!(
+        decoded.match_detail.differences,
+        sample_alert().match_detail.differences
+    );
+    assert_eq!(decoded.match_detail.list_imported_at, None);
+    assert_eq!(decoded.match_detail.list_age_seconds, None);
+}
+
+#[test]
+fn hotlist_import_round_trips_and_is_told_apart_from_entries() {
+    let import = HotlistImport {
+        list: "WA-STATE".into(),
+        agency_id: None,
+        imported_at: 1_633_096_400_000_000,
+        entry_count: 12,
+        source: Some("wa_state_full.txt".into()),
+    };
+    let bytes = encode(&import).expect("encode");
+    assert_eq!(decode::<HotlistImport>(&bytes).expect("decode"), import);
+    assert!(is_encoded_as::<HotlistImport>(&bytes));
+    assert!(!is_encoded_as::<HotlistEntry>(&bytes));
+
+    let entry_bytes = encode(&sample_entry()).expect("encode entry");
+    assert!(is_encoded_as::<HotlistEntry>(&entry_bytes));
+    assert!(!is_encoded_as::<HotlistImport>(&entry_bytes));
+    assert!(!is_encoded_as::<HotlistImport>(&bytes[..9]));
+    assert_eq!(HotlistImport::key("WA-STATE"), "list:WA-STATE");
+    assert_eq!(
+        HotlistImport::list_of_key("list:WA-STATE"),
+        Some("WA-STATE")
+    );
+    assert_eq!(
+        HotlistImport::list_of_key("9d3c2b1a-0f1e-5d2c-8b3a-4f5e6d7c8b9a"),
+        None
+    );
 }
 
 /// Alert embeds CameraRead; the copy inside alert.avsc must not drift from camera_read.avsc.

@@ -4,7 +4,7 @@
 //! topic prefix per run, so earlier runs never show up), imports a hotlist, feeds traffic over
 //! real HTTP, prints alerts as the alert topic delivers them, and ends with a summary.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -236,7 +236,14 @@ pub async fn run_demo(
             print_problem_lines(&summary);
             (summary.accepted as usize, None)
         }
-        None => feed_generated(&mut generator, &components.ingest_url(), &args, &shutdown).await?,
+        None => {
+            let window = Duration::from_secs(config.matcher.suppression_window_seconds);
+            let feed = GeneratedFeed {
+                ingest_url: components.ingest_url(),
+                suppression_window: chrono::Duration::from_std(window)?,
+            };
+            feed_generated(&mut generator, &feed, &args, &shutdown).await?
+        }
     };
     let feed_seconds = started.elapsed().as_secs_f64();
 
@@ -399,16 +406,25 @@ async fn start_demo_components(
     })
 }
 
+/// Destination of generated reads, and the matcher's suppression window.
+struct GeneratedFeed {
+    ingest_url: String,
+    suppression_window: chrono::Duration,
+}
+
 /// Sends generated reads over HTTP at `args.rate` for `args.duration` seconds, in one batch
-/// every 100 ms. Returns the accepted reads and the alerts they should raise.
+/// every 100 ms. Returns the accepted reads and the alerts they should raise: one per hit,
+/// except a hit of a plate that already alerted at the same camera within the suppression
+/// window.
 async fn feed_generated(
     generator: &mut TrafficGenerator,
-    ingest_url: &str,
+    feed: &GeneratedFeed,
     args: &DemoArgs,
     shutdown: &ShutdownToken,
 ) -> anyhow::Result<(usize, Option<usize>)> {
     let client = reqwest::Client::new();
-    let url = format!("{ingest_url}/v1/reads");
+    let url = format!("{}/v1/reads", feed.ingest_url);
+    let mut last_alerted: HashMap<(String, String), chrono::DateTime<chrono::Utc>> = HashMap::new();
     let per_tick = (args.rate as usize / 10).max(1);
     let ticks = args.duration * 10;
     let mut interval = tokio::time::interval(Duration::from_millis(100));
@@ -450,7 +466,22 @@ async fn feed_generated(
         for (index, read) in reads.iter().enumerate() {
             if !rejected_lines.contains(&(index as u64 + 1)) {
                 accepted += 1;
-                expected += usize::from(generator.is_hit(read));
+                if generator.is_hit(read) {
+                    let key = (
+                        read.plate
+                            .as_ref()
+                            .and_then(|plate| plate.text.clone())
+                            .unwrap_or_default(),
+                        read.camera_id.clone().unwrap_or_default(),
+                    );
+                    let repeat = last_alerted
+                        .get(&key)
+                        .is_some_and(|&last| now - last < feed.suppression_window);
+                    if !repeat {
+                        last_alerted.insert(key, now);
+                        expected += 1;
+                    }
+                }
             }
         }
     }

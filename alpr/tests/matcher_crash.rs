@@ -92,9 +92,25 @@ async fn sigkilled_matcher_loses_no_alert() {
         "alpr_matcher_capture_to_alert_seconds_bucket",
         "alpr_matcher_hotlist_entries",
         "process_resident_memory_bytes",
+        "alpr_matcher_hotlist_age_seconds{list=\"SPD-TEST\"}",
+        "alpr_matcher_match_duration_seconds_bucket",
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
+    let entries_line = format!(
+        "alpr_matcher_hotlist_entries{{list=\"SPD-TEST\"}} {}",
+        hotlist.len()
+    );
+    assert!(
+        metrics.lines().any(|line| line == entries_line),
+        "no line {entries_line} in\n{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line == "alpr_matcher_hotlists_stale 0"),
+        "a list imported a minute ago counts as stale"
+    );
 
     // SIGTERM stops the restarted matcher cleanly.
     nix::sys::signal::kill(
@@ -109,8 +125,12 @@ async fn sigkilled_matcher_loses_no_alert() {
     let entries: Vec<HotlistEntry> = read_topic(&kafka, &kafka.topics().hotlist)
         .await
         .iter()
+        .filter(|record| {
+            alpr_schemas::is_encoded_as::<HotlistEntry>(record.payload.as_ref().unwrap())
+        })
         .map(|record| decode(record.payload.as_ref().unwrap()).unwrap())
         .collect();
+    assert_eq!(entries.len(), hotlist.len());
     let reads: Vec<CameraRead> = read_topic(&kafka, &kafka.topics().reads)
         .await
         .iter()

@@ -1,5 +1,7 @@
-//! Lookup cost of `PlateIndex` against 1 million entries, beside a plain `HashMap<String, _>`
-//! lookup of the same plates. Run with `cargo bench -p alpr-matcher --bench plate_index`.
+//! Lookup cost of `PlateIndex` against 1 million and 10 million entries, beside a plain
+//! `HashMap<String, _>` lookup of the same plates in the same run. Run with
+//! `cargo bench -p alpr-matcher --bench plate_index`. The 10 million-entry index and map need
+//! a few GB of memory together.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -9,7 +11,11 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use alpr_matcher::plate_match::{ConfusionClasses, PlateIndex, DEFAULT_MAX_SUBSTITUTIONS};
 use alpr_schemas::MatchPolicy;
 
-const ENTRIES: usize = 1_000_000;
+/// Hotlist sizes measured, with the benchmark group name of each.
+const SIZES: [(usize, &str); 2] = [
+    (1_000_000, "plate_index_1m"),
+    (10_000_000, "plate_index_10m"),
+];
 const PLATE_CHARACTERS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 /// xorshift64: a fixed sequence of plates without a random-number dependency.
@@ -30,19 +36,27 @@ impl Plates {
 }
 
 fn plate_index(c: &mut Criterion) {
+    for (entries, group_name) in SIZES {
+        bench_size(c, entries, group_name);
+    }
+}
+
+/// Builds an index and a map of `entries` plates, half exact and half OCR-tolerant, and
+/// measures lookups in both.
+fn bench_size(c: &mut Criterion, entries: usize, group_name: &str) {
     let mut plates = Plates(0x9e37_79b9_7f4a_7c15);
     let mut index = PlateIndex::new(ConfusionClasses::default(), DEFAULT_MAX_SUBSTITUTIONS)
         .expect("default budget is valid");
-    let mut map = HashMap::with_capacity(ENTRIES);
+    let mut map = HashMap::with_capacity(entries);
     // Fixed plates to probe, so each benchmark has a known outcome.
     index
-        .insert(ENTRIES, "1291164", MatchPolicy::OcrTolerant)
+        .insert(entries, "1291164", MatchPolicy::OcrTolerant)
         .expect("valid pattern");
     index
-        .insert(ENTRIES + 1, "7AB*", MatchPolicy::Exact)
+        .insert(entries + 1, "7AB*", MatchPolicy::Exact)
         .expect("valid pattern");
-    map.insert("1291164".to_string(), ENTRIES);
-    for id in 0..ENTRIES {
+    map.insert("1291164".to_string(), entries);
+    for id in 0..entries {
         let plate = plates.next_plate();
         let policy = if id % 2 == 0 {
             MatchPolicy::Exact
@@ -54,7 +68,7 @@ fn plate_index(c: &mut Criterion) {
     }
     let missing = "9XX9XX9";
 
-    let mut group = c.benchmark_group("plate_index_1m");
+    let mut group = c.benchmark_group(group_name);
     group.bench_function("hashmap_hit", |b| b.iter(|| map.get(black_box("1291164"))));
     group.bench_function("hashmap_miss", |b| b.iter(|| map.get(black_box(missing))));
     group.bench_function("index_exact_hit", |b| {

@@ -16,7 +16,6 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use alpr_platform::{KafkaSettings, ShutdownToken};
 
-use crate::metrics::HOTLIST_ENTRIES;
 use crate::store::{HotlistRecord, HotlistStore, StoreError};
 
 /// Most records applied in one RocksDB write batch.
@@ -97,7 +96,6 @@ impl HotlistFollower {
             }
             applied += self.apply_next_batch(Duration::from_millis(200))?;
         }
-        HOTLIST_ENTRIES.set(self.store.entry_count() as i64);
         tracing::info!(
             applied,
             entries = self.store.entry_count(),
@@ -127,9 +125,7 @@ impl HotlistFollower {
     /// Keeps applying hotlist changes until `shutdown`. Blocks the calling thread.
     pub fn follow(mut self, shutdown: ShutdownToken) -> Result<(), FollowError> {
         while !shutdown.is_cancelled() {
-            if self.apply_next_batch(Duration::from_millis(250))? > 0 {
-                HOTLIST_ENTRIES.set(self.store.entry_count() as i64);
-            }
+            if self.apply_next_batch(Duration::from_millis(250))? > 0 {}
         }
         Ok(())
     }

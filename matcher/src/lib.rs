@@ -1,12 +1,15 @@
 //! Matcher: keeps the hotlist in RocksDB, checks every read against it and publishes an alert
 //! per (read, matching entry) to `alpr.alerts.v1`.
 
+pub mod alert_history;
 pub mod hotlist_follower;
+pub mod list_health;
 pub mod matching;
 pub mod metrics;
 pub mod plate_match;
 pub mod reads_loop;
 pub mod store;
+pub mod suppression;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use alpr_platform::{KafkaSettings, Readiness, ShutdownToken};
 
 pub use hotlist_follower::{sync_store_once, FollowError, HotlistFollower};
+pub use list_health::ListAgeLimits;
 pub use reads_loop::{ReadsLoop, ReadsLoopError};
 pub use store::{HotlistStore, StoreError};
 
@@ -45,6 +49,12 @@ pub struct MatcherSettings {
     pub max_substitutions: u8,
     /// Maximum wait for the initial hotlist load before giving up, in seconds.
     pub hotlist_load_timeout_seconds: u64,
+    /// Repeated alerts for the same normalised plate, entry and camera whose reads were
+    /// captured less than this many seconds apart are suppressed; 0 emits every alert. Reads
+    /// are never dropped, only alerts.
+    pub suppression_window_seconds: u64,
+    /// Maximum age of a list's last import before the list counts as stale.
+    pub hotlist_max_age: ListAgeLimits,
 }
 
 impl Default for MatcherSettings {
@@ -58,6 +68,8 @@ impl Default for MatcherSettings {
             confusion_classes: plate_match::ConfusionClasses::default(),
             max_substitutions: plate_match::DEFAULT_MAX_SUBSTITUTIONS,
             hotlist_load_timeout_seconds: 300,
+            suppression_window_seconds: 300,
+            hotlist_max_age: ListAgeLimits::default(),
         }
     }
 }
@@ -77,6 +89,11 @@ pub enum MatcherError {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("hotlist follower thread panicked")]
     FollowerPanicked,
+    #[error("invalid matcher setting {setting}: {problem}")]
+    InvalidSetting {
+        setting: &'static str,
+        problem: String,
+    },
 }
 
 /// Runs the matcher until `shutdown`: loads the hotlist, marks itself ready, then matches reads
@@ -88,6 +105,7 @@ pub async fn run(
     readiness: Readiness,
     shutdown: ShutdownToken,
 ) -> Result<(), MatcherError> {
+    validate(&settings)?;
     alpr_platform::ensure_topics(&kafka).await?;
     let store = HotlistStore::open_with(
         &settings.state_dir,
@@ -117,10 +135,18 @@ pub async fn run(
         tokio::task::spawn_blocking(move || follower.follow(follower_stop))
     };
 
+    let health_task = tokio::spawn(watch_list_health(
+        store.clone(),
+        settings.hotlist_max_age.clone(),
+        clock.clone(),
+        shutdown.child_token(),
+    ));
+
     let reads = ReadsLoop::connect(&kafka, settings.clone(), store.clone(), clock)?;
     readiness.set_ready(true);
     let outcome = reads.run(shutdown.clone()).await;
     readiness.set_ready(false);
+    health_task.abort();
 
     // Stop the follower whether the reads loop ended by shutdown or by an error.
     follower_stop.cancel();
@@ -133,5 +159,64 @@ pub async fn run(
     outcome?;
     followed?;
     tracing::info!("matcher stopped");
+    Ok(())
+}
+
+/// How often list ages and entry counts are refreshed in the metrics.
+const LIST_HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Refreshes the list gauges and stale-list warnings until `stop`.
+async fn watch_list_health(
+    store: HotlistStore,
+    limits: ListAgeLimits,
+    clock: Clock,
+    stop: ShutdownToken,
+) {
+    let mut health = list_health::ListHealth::new(limits);
+    let mut ticks = tokio::time::interval(LIST_HEALTH_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => {
+                health.refresh(&store.list_summaries(), clock());
+            }
+        }
+    }
+}
+
+fn validate(settings: &MatcherSettings) -> Result<(), MatcherError> {
+    let invalid = |setting, problem: &str| {
+        Err(MatcherError::InvalidSetting {
+            setting,
+            problem: problem.to_string(),
+        })
+    };
+    if settings.batch_max_reads == 0 {
+        return invalid("batch_max_reads", "must be at least 1");
+    }
+    if settings.commit_interval_ms == 0 {
+        return invalid("commit_interval_ms", "must be at least 1");
+    }
+    // A week is far beyond any useful window and keeps the restart's history read bounded.
+    if settings.suppression_window_seconds > 7 * 24 * 3600 {
+        return invalid(
+            "suppression_window_seconds",
+            "must be at most 604800 (7 days)",
+        );
+    }
+    if settings.hotlist_max_age.default_seconds == 0 {
+        return invalid("hotlist_max_age.default_seconds", "must be at least 1");
+    }
+    if let Some((list, _)) = settings
+        .hotlist_max_age
+        .by_list
+        .iter()
+        .find(|(_, &seconds)| seconds == 0)
+    {
+        return Err(MatcherError::InvalidSetting {
+            setting: "hotlist_max_age.by_list",
+            problem: format!("list {list:?} must allow at least 1 second"),
+        });
+    }
     Ok(())
 }

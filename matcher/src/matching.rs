@@ -77,8 +77,14 @@ pub fn alert_id(read_id: &str, entry_id: &str) -> Uuid {
     )
 }
 
-/// Builds the alert for a match; `emitted_at` is microseconds since the epoch.
-pub fn build_alert(read: &CameraRead, matched: &Match<'_>, emitted_at: i64) -> Alert {
+/// Builds the alert for a match. `emitted_at` and `list_imported_at`, the time the entry's list
+/// was last imported if known, are microseconds since the epoch.
+pub fn build_alert(
+    read: &CameraRead,
+    matched: &Match<'_>,
+    emitted_at: i64,
+    list_imported_at: Option<i64>,
+) -> Alert {
     let entry = matched.entry;
     Alert {
         alert_id: alert_id(&read.read_id, &entry.entry_id).to_string(),
@@ -108,6 +114,10 @@ pub fn build_alert(read: &CameraRead, matched: &Match<'_>, emitted_at: i64) -> A
                     class: difference.class.clone(),
                 })
                 .collect(),
+            list_imported_at,
+            // A list imported after the read matched (clocks a little apart) is zero seconds old.
+            list_age_seconds: list_imported_at
+                .map(|imported_at| (emitted_at - imported_at).max(0) / 1_000_000),
         },
         recipient_agency_id: entry.agency_id.clone(),
         emitted_at,
@@ -241,7 +251,7 @@ mod tests {
         let matches = matching_entries(&the_read, &entries);
         let ids: Vec<_> = matches
             .iter()
-            .map(|matched| build_alert(&the_read, matched, 11).alert_id)
+            .map(|matched| build_alert(&the_read, matched, 11, None).alert_id)
             .collect();
         assert_eq!(ids.len(), 2);
         assert_ne!(ids[0], ids[1]);
@@ -264,7 +274,7 @@ mod tests {
         )];
         let the_read = read("1Z91164", None, 10);
         let matches = matching_entries(&the_read, &candidates);
-        let alert = build_alert(&the_read, &matches[0], 11);
+        let alert = build_alert(&the_read, &matches[0], 11, None);
         assert_eq!(alert.match_detail.kind, MatchKind::OcrVariant);
         assert_eq!(alert.match_detail.differences.len(), 1);
         let difference = &alert.match_detail.differences[0];
@@ -272,5 +282,25 @@ mod tests {
         assert_eq!(difference.read_char, "Z");
         assert_eq!(difference.entry_char, "2");
         assert_eq!(difference.class, "2Z");
+    }
+
+    #[test]
+    fn alert_reports_list_age_at_match_time() {
+        let entries = [entry("e1", "7ABC123", None)];
+        let the_read = read("7ABC123", None, 10);
+        let matches = matching_entries(&the_read, &entries);
+        let imported_at = 1_000_000_000;
+        let emitted_at = imported_at + 90 * 60 * 1_000_000 + 500_000;
+
+        let alert = build_alert(&the_read, &matches[0], emitted_at, Some(imported_at));
+        assert_eq!(alert.match_detail.list_imported_at, Some(imported_at));
+        assert_eq!(alert.match_detail.list_age_seconds, Some(90 * 60));
+
+        let early = build_alert(&the_read, &matches[0], imported_at - 5, Some(imported_at));
+        assert_eq!(early.match_detail.list_age_seconds, Some(0));
+
+        let unknown = build_alert(&the_read, &matches[0], emitted_at, None);
+        assert_eq!(unknown.match_detail.list_imported_at, None);
+        assert_eq!(unknown.match_detail.list_age_seconds, None);
     }
 }

@@ -3,8 +3,9 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    register_histogram, register_int_counter, register_int_counter_vec, register_int_gauge,
-    register_int_gauge_vec, Histogram, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    register_gauge_vec, register_histogram, register_int_counter, register_int_counter_vec,
+    register_int_gauge, register_int_gauge_vec, GaugeVec, Histogram, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec,
 };
 
 fn latency_buckets() -> Vec<f64> {
@@ -56,10 +57,70 @@ pub static RECEIVE_TO_ALERT_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
-pub static HOTLIST_ENTRIES: LazyLock<IntGauge> = LazyLock::new(|| {
+pub static SUPPRESSED_ALERTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "alpr_matcher_alerts_suppressed_total",
+        "Alerts not emitted because the same plate, entry and camera alerted within the suppression window, by hotlist name",
+        &["list"]
+    )
+    .expect("metric registers once")
+});
+
+pub static SUPPRESSION_KEYS: LazyLock<IntGauge> = LazyLock::new(|| {
     register_int_gauge!(
+        "alpr_matcher_suppression_keys",
+        "Plate, entry and camera combinations whose last alert is still remembered for suppression"
+    )
+    .expect("metric registers once")
+});
+
+/// Buckets for the in-memory lookup of one read, from a microsecond up.
+fn lookup_buckets() -> Vec<f64> {
+    vec![
+        1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2,
+    ]
+}
+
+pub static MATCH_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
+    register_histogram!(
+        "alpr_matcher_match_duration_seconds",
+        "Time to check one decoded read against the hotlist index and decide on its alerts",
+        lookup_buckets()
+    )
+    .expect("metric registers once")
+});
+
+pub static HOTLIST_ENTRIES: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
         "alpr_matcher_hotlist_entries",
-        "Exact-plate hotlist entries in the matcher's index"
+        "Hotlist entries in the matcher's index, by list",
+        &["list"]
+    )
+    .expect("metric registers once")
+});
+
+pub static HOTLIST_AGE_SECONDS: LazyLock<GaugeVec> = LazyLock::new(|| {
+    register_gauge_vec!(
+        "alpr_matcher_hotlist_age_seconds",
+        "Time since the list was last imported, for lists published with an import record",
+        &["list"]
+    )
+    .expect("metric registers once")
+});
+
+pub static HOTLIST_MAX_AGE_SECONDS: LazyLock<GaugeVec> = LazyLock::new(|| {
+    register_gauge_vec!(
+        "alpr_matcher_hotlist_max_age_seconds",
+        "Configured age after which the list counts as stale, so a rule can compare it with the age",
+        &["list"]
+    )
+    .expect("metric registers once")
+});
+
+pub static STALE_HOTLISTS: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "alpr_matcher_hotlists_stale",
+        "Lists whose last import is older than their configured maximum age"
     )
     .expect("metric registers once")
 });

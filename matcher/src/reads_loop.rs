@@ -6,12 +6,18 @@
 //! matcher dies before the commit, none of them and the batch is handled again after restart.
 //! A restarted instance with the same `transactional.id` fences the dead one and aborts the
 //! transaction it left open.
+//!
+//! Alert suppression decides per batch inside the same transaction, and whenever the partition
+//! assignment changes, at start included, its state is rebuilt from the committed alerts, so it
+//! always agrees with the committed offsets (see [`crate::suppression`]).
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures::future::join_all;
-use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -22,20 +28,24 @@ use alpr_platform::{KafkaSettings, ShutdownToken};
 use alpr_schemas::plate::mask_plate;
 use alpr_schemas::{decode, encode, CameraRead};
 
+use crate::alert_history::{committed_alerts_since, AlertHistoryError};
 use crate::matching::{build_alert, matching_entries};
 use crate::metrics::{
-    ALERTS, CAPTURE_TO_ALERT_SECONDS, CONSUMER_LAG, READS, RECEIVE_TO_ALERT_SECONDS,
-    UNDECODABLE_READS,
+    ALERTS, CAPTURE_TO_ALERT_SECONDS, CONSUMER_LAG, MATCH_SECONDS, READS, RECEIVE_TO_ALERT_SECONDS,
+    SUPPRESSED_ALERTS, SUPPRESSION_KEYS, UNDECODABLE_READS,
 };
 use crate::store::HotlistStore;
+use crate::suppression::AlertSuppressor;
 use crate::{Clock, MatcherSettings};
 
-/// Client context that turns librdkafka's periodic statistics into per-partition lag gauges.
-pub struct LagReportingContext {
+/// Client context of the reads consumer: turns librdkafka's periodic statistics into
+/// per-partition lag gauges, and notes each change of the partition assignment.
+pub struct ReadsConsumerContext {
     topic: String,
+    assignment_changed: Arc<AtomicBool>,
 }
 
-impl ClientContext for LagReportingContext {
+impl ClientContext for ReadsConsumerContext {
     fn stats(&self, statistics: Statistics) {
         let Some(topic) = statistics.topics.get(&self.topic) else {
             return;
@@ -52,9 +62,15 @@ impl ClientContext for LagReportingContext {
     }
 }
 
-impl ConsumerContext for LagReportingContext {}
+impl ConsumerContext for ReadsConsumerContext {
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if matches!(rebalance, Rebalance::Assign(_)) {
+            self.assignment_changed.store(true, Ordering::SeqCst);
+        }
+    }
+}
 
-type ReadsConsumer = StreamConsumer<LagReportingContext>;
+type ReadsConsumer = StreamConsumer<ReadsConsumerContext>;
 
 /// Errors that stop the matcher. A single bad read never does: it is counted and skipped.
 #[derive(Debug, thiserror::Error)]
@@ -63,10 +79,26 @@ pub enum ReadsLoopError {
     Kafka(#[from] KafkaError),
     #[error("consumer has no group metadata, so offsets cannot join a transaction")]
     NoGroupMetadata,
+    #[error("restoring suppression state: {0}")]
+    AlertHistory(#[from] AlertHistoryError),
 }
 
 /// How long a transaction step may take before the batch is given up.
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long reading the recent alerts back may take at start or after a rebalance.
+const ALERT_HISTORY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How often suppression keys past their window are dropped.
+const SUPPRESSION_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Outcome of matching one batch, before its transaction commits.
+#[derive(Default)]
+struct BatchOutcome {
+    alerts: Vec<alpr_schemas::Alert>,
+    /// List of each suppressed alert.
+    suppressed: Vec<String>,
+}
 
 pub struct ReadsLoop {
     consumer: ReadsConsumer,
@@ -77,6 +109,11 @@ pub struct ReadsLoop {
     group_id: String,
     settings: MatcherSettings,
     clock: Clock,
+    kafka: KafkaSettings,
+    suppressor: Mutex<AlertSuppressor>,
+    /// Set by the consumer context on every new assignment, the first included.
+    assignment_changed: Arc<AtomicBool>,
+    last_suppression_cleanup: Mutex<Instant>,
 }
 
 impl ReadsLoop {
@@ -88,17 +125,22 @@ impl ReadsLoop {
     ) -> Result<Self, ReadsLoopError> {
         let topics = kafka.topics();
         let group_id = format!("{}{}", kafka.topic_prefix, settings.group_id);
+        let assignment_changed = Arc::new(AtomicBool::new(true));
         let consumer: ReadsConsumer = kafka
             .client_config()
             .set("group.id", &group_id)
+            // Static membership: a restarted instance takes its partitions back at once
+            // instead of waiting for the group to time its predecessor out.
+            .set("group.instance.id", &settings.instance_id)
             .set("enable.auto.commit", "false")
             // Offsets are committed only through the transaction of their batch.
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("isolation.level", "read_committed")
             .set("statistics.interval.ms", "5000")
-            .create_with_context(LagReportingContext {
+            .create_with_context(ReadsConsumerContext {
                 topic: topics.reads.clone(),
+                assignment_changed: assignment_changed.clone(),
             })?;
         consumer.subscribe(&[&topics.reads])?;
         let transactional_id = format!(
@@ -116,6 +158,8 @@ impl ReadsLoop {
         // Blocks until the broker has fenced any earlier producer with this id.
         tokio::task::block_in_place(|| producer.init_transactions(TRANSACTION_TIMEOUT))?;
         tracing::info!(%transactional_id, "transactional producer ready");
+        let suppressor =
+            AlertSuppressor::new(Duration::from_secs(settings.suppression_window_seconds));
         Ok(Self {
             consumer,
             producer,
@@ -124,7 +168,60 @@ impl ReadsLoop {
             group_id,
             settings,
             clock,
+            kafka: kafka.clone(),
+            suppressor: Mutex::new(suppressor),
+            assignment_changed,
+            last_suppression_cleanup: Mutex::new(Instant::now()),
         })
+    }
+
+    fn suppressor(&self) -> std::sync::MutexGuard<'_, AlertSuppressor> {
+        self.suppressor
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Rebuilds the suppression state from the alerts committed within its history horizon.
+    /// Runs between transactions, when no alert of this instance is uncommitted.
+    fn restore_suppression(&self) -> Result<(), ReadsLoopError> {
+        let horizon = self.suppressor().history_horizon();
+        if horizon.is_zero() {
+            return Ok(());
+        }
+        let since = SystemTime::now()
+            .checked_sub(horizon)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let alerts = tokio::task::block_in_place(|| {
+            committed_alerts_since(&self.kafka, since, ALERT_HISTORY_TIMEOUT)
+        })?;
+        let mut suppressor = self.suppressor();
+        suppressor.clear();
+        for alert in &alerts {
+            suppressor.remember(alert);
+        }
+        SUPPRESSION_KEYS.set(i64::try_from(suppressor.len()).unwrap_or(i64::MAX));
+        tracing::info!(
+            alerts = alerts.len(),
+            keys = suppressor.len(),
+            horizon_seconds = horizon.as_secs(),
+            "suppression state restored from committed alerts"
+        );
+        Ok(())
+    }
+
+    /// Drops suppression keys past their window, at most once per cleanup interval.
+    fn clean_up_suppression(&self) {
+        let mut last = self
+            .last_suppression_cleanup
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if last.elapsed() < SUPPRESSION_CLEANUP_INTERVAL {
+            return;
+        }
+        *last = Instant::now();
+        let mut suppressor = self.suppressor();
+        suppressor.forget_expired();
+        SUPPRESSION_KEYS.set(i64::try_from(suppressor.len()).unwrap_or(i64::MAX));
     }
 
     /// Handles batches until `shutdown`. The batch in hand is finished and committed first.
@@ -138,6 +235,11 @@ impl ReadsLoop {
             if batch.is_empty() {
                 continue;
             }
+            // The assignment changes while the consumer waits for reads, so the batch may hold
+            // reads of partitions whose earlier alerts another instance committed.
+            if self.assignment_changed.swap(false, Ordering::SeqCst) {
+                self.restore_suppression()?;
+            }
             if let Err(error) = self.handle_in_transaction(&batch).await {
                 // NOTE: the loop stops instead of rewinding the consumer to the last committed
                 // offsets and retrying; the restarted process resumes from those offsets.
@@ -149,6 +251,7 @@ impl ReadsLoop {
                 }
                 return Err(error);
             }
+            self.clean_up_suppression();
         }
         tracing::info!("reads loop stopped");
         Ok(())
@@ -160,7 +263,7 @@ impl ReadsLoop {
         batch: &[BorrowedMessage<'_>],
     ) -> Result<(), ReadsLoopError> {
         self.producer.begin_transaction()?;
-        let alerts = self.handle_batch(batch).await?;
+        let outcome = self.handle_batch(batch).await?;
         let offsets = next_offsets(batch)?;
         let group = self
             .consumer
@@ -171,7 +274,10 @@ impl ReadsLoop {
                 .send_offsets_to_transaction(&offsets, &group, TRANSACTION_TIMEOUT)?;
             self.producer.commit_transaction(TRANSACTION_TIMEOUT)
         })?;
-        record_committed_alerts(&alerts, (self.clock)());
+        record_committed_alerts(&outcome.alerts, (self.clock)());
+        for list in &outcome.suppressed {
+            SUPPRESSED_ALERTS.with_label_values(&[list.as_str()]).inc();
+        }
         Ok(())
     }
 
@@ -194,12 +300,14 @@ impl ReadsLoop {
         Ok(batch)
     }
 
-    /// Matches a batch and sends its alerts in the open transaction; returns the alerts sent.
+    /// Matches a batch and sends its alerts in the open transaction; returns the alerts sent
+    /// and those suppressed.
     async fn handle_batch(
         &self,
         batch: &[BorrowedMessage<'_>],
-    ) -> Result<Vec<alpr_schemas::Alert>, ReadsLoopError> {
+    ) -> Result<BatchOutcome, ReadsLoopError> {
         let mut pending = Vec::new();
+        let mut suppressed = Vec::new();
         let emitted_at = (self.clock)().timestamp_micros();
         for message in batch {
             // A tombstone is a deleted read, which the retention worker wrote.
@@ -215,12 +323,30 @@ impl ReadsLoop {
                     continue;
                 }
             };
+            let started = Instant::now();
             let candidates = self.store.entries_for_read(&read.plate.normalised);
             if candidates.is_empty() {
+                MATCH_SECONDS.observe(started.elapsed().as_secs_f64());
                 continue;
             }
-            for matched in matching_entries(&read, &candidates) {
-                let alert = build_alert(&read, &matched, emitted_at);
+            let admitted: Vec<_> = {
+                let mut suppressor = self.suppressor();
+                matching_entries(&read, &candidates)
+                    .into_iter()
+                    .filter(|matched| {
+                        let admit = suppressor.admit(&read, &matched.entry.entry_id);
+                        if !admit {
+                            suppressed.push(matched.entry.list.clone());
+                            tracing::debug!(plate = %mask_plate(&read.plate.normalised), list = %matched.entry.list, camera_id = %read.camera_id, "repeated alert suppressed");
+                        }
+                        admit
+                    })
+                    .collect()
+            };
+            MATCH_SECONDS.observe(started.elapsed().as_secs_f64());
+            for matched in admitted {
+                let list_imported_at = self.store.list_imported_at(&matched.entry.list);
+                let alert = build_alert(&read, &matched, emitted_at, list_imported_at);
                 tracing::debug!(plate = %mask_plate(&read.plate.normalised), list = %alert.entry.list, "read matched hotlist entry");
                 let payload = match encode(&alert) {
                     Ok(payload) => payload,
@@ -232,10 +358,12 @@ impl ReadsLoop {
                 pending.push((alert, payload));
             }
         }
-        if pending.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.publish_alerts(pending).await
+        let alerts = if pending.is_empty() {
+            Vec::new()
+        } else {
+            self.publish_alerts(pending).await?
+        };
+        Ok(BatchOutcome { alerts, suppressed })
     }
 
     /// Sends alerts in the open transaction and waits until the broker has them. They become

@@ -3,6 +3,8 @@
 //!
 //! Column families:
 //! - `entries`: entry id → Avro `HotlistEntry`, exactly as on the hotlist topic;
+//! - `lists`: list name → Avro `HotlistImport`, the list's latest import, which the topic carries
+//!   under the key `list:<name>` beside the entries;
 //! - `offsets`: hotlist partition (4 bytes, big-endian) → next offset to read (8 bytes,
 //!   big-endian). The offset is exclusive: the record at that offset has not been applied.
 //!
@@ -12,18 +14,20 @@
 //! Entries and offsets change in one write batch, so after a crash the store and the offsets
 //! agree, and the topic is read on from where the store stopped instead of from the start.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 
-use alpr_schemas::{decode, HotlistEntry};
+use alpr_schemas::{decode, HotlistEntry, HotlistImport};
 
 use crate::plate_match::{self, ConfusionClasses, PlateMatch, PolicyError};
 
 const ENTRIES: &str = "entries";
 const OFFSETS: &str = "offsets";
+const LISTS: &str = "lists";
+const FAMILIES: [&str; 3] = [ENTRIES, OFFSETS, LISTS];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -34,6 +38,11 @@ pub enum StoreError {
     #[error("stored entry {entry_id} cannot be decoded: {source}")]
     CorruptEntry {
         entry_id: String,
+        source: alpr_schemas::CodecError,
+    },
+    #[error("stored import record of list {list} cannot be decoded: {source}")]
+    CorruptListImport {
+        list: String,
         source: alpr_schemas::CodecError,
     },
 }
@@ -48,11 +57,13 @@ pub struct HotlistRecord {
     pub payload: Option<Vec<u8>>,
 }
 
-/// Entries indexed by plate pattern, rebuilt from RocksDB at start and kept in step with every
-/// write.
+/// Entries indexed by plate pattern, with per-list facts, rebuilt from RocksDB at start and kept
+/// in step with every write.
 struct EntryIndex {
     patterns: plate_match::PlateIndex<String>,
     entries_by_id: HashMap<String, HotlistEntry>,
+    entries_per_list: HashMap<String, usize>,
+    imports: HashMap<String, HotlistImport>,
 }
 
 impl EntryIndex {
@@ -60,8 +71,27 @@ impl EntryIndex {
         Ok(Self {
             patterns: plate_match::PlateIndex::new(classes.clone(), max_substitutions)?,
             entries_by_id: HashMap::new(),
+            entries_per_list: HashMap::new(),
+            imports: HashMap::new(),
         })
     }
+}
+
+/// Summary of one list in the store: how many of its entries can match, and its latest import
+/// when one was published.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListSummary {
+    pub list: String,
+    pub entries: usize,
+    pub import: Option<HotlistImport>,
+}
+
+/// A change to the index, applied in record order once the write is durable.
+enum IndexChange {
+    UpsertEntry(Box<HotlistEntry>),
+    RemoveEntry(String),
+    SetImport(HotlistImport),
+    RemoveImport(String),
 }
 
 /// The hotlist state of one matcher instance. Cheap to clone: clones share the database.
@@ -94,7 +124,7 @@ impl HotlistStore {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
-        let families = [ENTRIES, OFFSETS]
+        let families = FAMILIES
             .into_iter()
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&options, path, families)?;
@@ -109,7 +139,7 @@ impl HotlistStore {
     }
 
     fn family(&self, name: &str) -> &rocksdb::ColumnFamily {
-        // Both families are created in `open`, so a missing one is a broken invariant.
+        // Every family is created in `open`, so a missing one is a broken invariant.
         self.db
             .cf_handle(name)
             .unwrap_or_else(|| panic!("column family {name} exists after open"))
@@ -128,6 +158,15 @@ impl HotlistStore {
                     source,
                 })?;
             index_insert(&mut index, entry);
+        }
+        for item in self.db.iterator_cf(self.family(LISTS), IteratorMode::Start) {
+            let (key, value) = item?;
+            let import: HotlistImport =
+                decode(&value).map_err(|source| StoreError::CorruptListImport {
+                    list: String::from_utf8_lossy(&key).into_owned(),
+                    source,
+                })?;
+            index.imports.insert(import.list.clone(), import);
         }
         *self
             .index
@@ -162,22 +201,26 @@ impl HotlistStore {
         let mut summary = ApplySummary::default();
         // Index changes in record order, so a later tombstone of an entry wins over an earlier
         // update in the same batch.
-        let mut changes: Vec<Result<HotlistEntry, String>> = Vec::new();
+        let mut changes: Vec<IndexChange> = Vec::new();
         let mut next_offsets: HashMap<i32, i64> = HashMap::new();
 
         for record in records {
             next_offsets.insert(record.partition, record.offset + 1);
-            let entry_id = String::from_utf8_lossy(&record.key).into_owned();
+            let key = String::from_utf8_lossy(&record.key).into_owned();
+            if let Some(list) = HotlistImport::list_of_key(&key) {
+                self.stage_import_record(&mut batch, &mut changes, &mut summary, list, record);
+                continue;
+            }
             match &record.payload {
                 None => {
                     batch.delete_cf(self.family(ENTRIES), &record.key);
-                    changes.push(Err(entry_id));
+                    changes.push(IndexChange::RemoveEntry(key));
                     summary.removed += 1;
                 }
                 Some(payload) => match decode::<HotlistEntry>(payload) {
                     Ok(entry) => {
                         batch.put_cf(self.family(ENTRIES), &record.key, payload);
-                        changes.push(Ok(entry));
+                        changes.push(IndexChange::UpsertEntry(Box::new(entry)));
                         summary.upserted += 1;
                     }
                     Err(error) => {
@@ -204,11 +247,91 @@ impl HotlistStore {
             .unwrap_or_else(|poison| poison.into_inner());
         for change in changes {
             match change {
-                Ok(entry) => index_insert(&mut index, entry),
-                Err(entry_id) => index_remove(&mut index, &entry_id),
+                IndexChange::UpsertEntry(entry) => index_insert(&mut index, *entry),
+                IndexChange::RemoveEntry(entry_id) => index_remove(&mut index, &entry_id),
+                IndexChange::SetImport(import) => {
+                    index.imports.insert(import.list.clone(), import);
+                }
+                IndexChange::RemoveImport(list) => {
+                    index.imports.remove(&list);
+                }
             }
         }
         Ok(summary)
+    }
+
+    /// Stages the import record of `list`: its latest import, or a tombstone when the list was
+    /// removed. The record's key names the list, so a record whose value names another list is
+    /// skipped as malformed.
+    fn stage_import_record(
+        &self,
+        batch: &mut WriteBatch,
+        changes: &mut Vec<IndexChange>,
+        summary: &mut ApplySummary,
+        list: &str,
+        record: &HotlistRecord,
+    ) {
+        let Some(payload) = &record.payload else {
+            batch.delete_cf(self.family(LISTS), list.as_bytes());
+            changes.push(IndexChange::RemoveImport(list.to_string()));
+            summary.imports += 1;
+            return;
+        };
+        match decode::<HotlistImport>(payload) {
+            Ok(import) if import.list == list => {
+                batch.put_cf(self.family(LISTS), list.as_bytes(), payload);
+                changes.push(IndexChange::SetImport(import));
+                summary.imports += 1;
+            }
+            Ok(import) => {
+                tracing::warn!(key_list = list, record_list = %import.list, partition = record.partition, offset = record.offset, "skipping hotlist import record whose key names another list");
+                summary.undecodable += 1;
+            }
+            Err(error) => {
+                tracing::warn!(%error, partition = record.partition, offset = record.offset, "skipping undecodable hotlist import record");
+                summary.undecodable += 1;
+            }
+        }
+    }
+
+    /// Returns the time `list` was last imported, in microseconds since the epoch, or `None`
+    /// when the topic contains no import record for it.
+    pub fn list_imported_at(&self, list: &str) -> Option<i64> {
+        let index = self
+            .index
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
+        index.imports.get(list).map(|import| import.imported_at)
+    }
+
+    /// Returns every list that has entries or an import record, by name.
+    pub fn list_summaries(&self) -> Vec<ListSummary> {
+        let index = self
+            .index
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let mut lists: BTreeMap<&str, ListSummary> = BTreeMap::new();
+        for (list, &entries) in &index.entries_per_list {
+            lists.insert(
+                list,
+                ListSummary {
+                    list: list.clone(),
+                    entries,
+                    import: None,
+                },
+            );
+        }
+        for (list, import) in &index.imports {
+            lists
+                .entry(list)
+                .or_insert_with(|| ListSummary {
+                    list: list.clone(),
+                    entries: 0,
+                    import: None,
+                })
+                .import = Some(import.clone());
+        }
+        lists.into_values().collect()
     }
 
     /// Returns the entries whose pattern matches the normalised plate of a read, with how each
@@ -256,7 +379,7 @@ impl HotlistStore {
 
     /// Flushes memtables to disk, for a clean shutdown.
     pub fn flush(&self) -> Result<(), StoreError> {
-        for family in [ENTRIES, OFFSETS] {
+        for family in FAMILIES {
             self.db.flush_cf(self.family(family))?;
         }
         Ok(())
@@ -268,6 +391,8 @@ impl HotlistStore {
 pub struct ApplySummary {
     pub upserted: usize,
     pub removed: usize,
+    /// List import records applied, removals of lists included.
+    pub imports: usize,
     pub undecodable: usize,
 }
 
@@ -280,7 +405,13 @@ fn index_insert(index: &mut EntryIndex, entry: HotlistEntry) {
         .insert(entry.entry_id.clone(), &entry.plate, entry.match_policy)
     {
         Ok(()) => {
-            index.entries_by_id.insert(entry.entry_id.clone(), entry);
+            *index
+                .entries_per_list
+                .entry(entry.list.clone())
+                .or_insert(0) += 1;
+            if let Some(replaced) = index.entries_by_id.insert(entry.entry_id.clone(), entry) {
+                decrement_list_count(index, &replaced.list);
+            }
         }
         Err(error) => {
             tracing::warn!(entry_id = %entry.entry_id, %error, "hotlist entry has an invalid pattern and cannot match");
@@ -291,5 +422,16 @@ fn index_insert(index: &mut EntryIndex, entry: HotlistEntry) {
 
 fn index_remove(index: &mut EntryIndex, entry_id: &str) {
     index.patterns.remove(&entry_id.to_string());
-    index.entries_by_id.remove(entry_id);
+    if let Some(removed) = index.entries_by_id.remove(entry_id) {
+        decrement_list_count(index, &removed.list);
+    }
+}
+
+fn decrement_list_count(index: &mut EntryIndex, list: &str) {
+    if let Some(count) = index.entries_per_list.get_mut(list) {
+        *count -= 1;
+        if *count == 0 {
+            index.entries_per_list.remove(list);
+        }
+    }
 }

@@ -6,7 +6,7 @@
 
 use alpr_matcher::store::{HotlistRecord, HotlistStore};
 use alpr_schemas::{
-    encode, HotlistEntry, HotlistReason, MatchKind, MatchPolicy, VehicleDescription,
+    encode, HotlistEntry, HotlistImport, HotlistReason, MatchKind, MatchPolicy, VehicleDescription,
 };
 
 // Entry ids are UUIDs in the schema; records with other ids do not decode.
@@ -100,4 +100,101 @@ fn store_matches_by_policy_and_pattern() {
         vec![(TOLERANT.into(), MatchKind::Exact)]
     );
     assert_eq!(reopened.stored_offsets().unwrap().get(&0), Some(&4));
+}
+
+fn import_record(offset: i64, list: &str, imported_at: Option<i64>) -> HotlistRecord {
+    HotlistRecord {
+        partition: 1,
+        offset,
+        key: HotlistImport::key(list).into_bytes(),
+        payload: imported_at.map(|imported_at| {
+            encode(&HotlistImport {
+                list: list.into(),
+                agency_id: None,
+                imported_at,
+                entry_count: 2,
+                source: Some("ncic.txt".into()),
+            })
+            .unwrap()
+        }),
+    }
+}
+
+#[test]
+fn store_tracks_lists_and_their_imports_across_reopen() {
+    let folder = tempfile::tempdir().unwrap();
+    let mut other = entry(EXACT, "8XYZ999", MatchPolicy::Exact);
+    other.list = "WA-STATE".into();
+    {
+        let store = HotlistStore::open(folder.path()).unwrap();
+        let summary = store
+            .apply(&[
+                record(0, &entry(TOLERANT, "1291164", MatchPolicy::OcrTolerant)),
+                record(1, &entry(WILDCARD, "7AB*", MatchPolicy::Exact)),
+                record(2, &other),
+                import_record(3, "NCIC", Some(1_000)),
+                import_record(4, "NCIC", Some(2_000)),
+            ])
+            .unwrap();
+        assert_eq!(summary.imports, 2);
+        assert_eq!(summary.upserted, 3);
+        assert_eq!(store.list_imported_at("NCIC"), Some(2_000));
+        assert_eq!(store.list_imported_at("WA-STATE"), None);
+        store.flush().unwrap();
+    }
+
+    let store = HotlistStore::open(folder.path()).unwrap();
+    let lists: Vec<_> = store
+        .list_summaries()
+        .into_iter()
+        .map(|summary| {
+            (
+                summary.list,
+                summary.entries,
+                summary.import.map(|import| import.imported_at),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lists,
+        vec![
+            ("NCIC".to_string(), 2, Some(2_000)),
+            ("WA-STATE".to_string(), 1, None)
+        ]
+    );
+
+    // Moving an entry to another list moves its count; removing a list removes its import.
+    let mut moved = entry(WILDCARD, "7AB*", MatchPolicy::Exact);
+    moved.list = "WA-STATE".into();
+    store
+        .apply(&[
+            record(5, &moved),
+            HotlistRecord {
+                partition: 0,
+                offset: 6,
+                key: TOLERANT.as_bytes().to_vec(),
+                payload: None,
+            },
+            import_record(7, "NCIC", None),
+        ])
+        .unwrap();
+    assert_eq!(store.list_imported_at("NCIC"), None);
+    let lists: Vec<_> = store
+        .list_summaries()
+        .into_iter()
+        .map(|summary| (summary.list, summary.entries))
+        .collect();
+    assert_eq!(lists, vec![("WA-STATE".to_string(), 2)]);
+}
+
+#[test]
+fn import_record_under_another_lists_key_is_skipped() {
+    let folder = tempfile::tempdir().unwrap();
+    let store = HotlistStore::open(folder.path()).unwrap();
+    let mut mislabelled = import_record(0, "NCIC", Some(1_000));
+    mislabelled.key = HotlistImport::key("WA-STATE").into_bytes();
+    let summary = store.apply(&[mislabelled]).unwrap();
+    assert_eq!(summary.undecodable, 1);
+    assert_eq!(store.list_imported_at("WA-STATE"), None);
+    assert_eq!(store.list_imported_at("NCIC"), None);
 }

@@ -264,3 +264,37 @@ pub fn spawn_paced_kafka_replay(
             .unwrap()
     })
 }
+
+/// The matcher's default suppression window.
+pub const SUPPRESSION_WINDOW_MICROS: i64 = 300 * 1_000_000;
+
+/// Returns the ids of the reads on the reads topic that should alert. It is a plain model of
+/// suppression, written without the matcher's code. It walks the reads of hotlisted plates in
+/// each partition's order. A read alerts unless the same plate at the same camera alerted for a
+/// read captured less than the window before or after it. Each plate is on the hotlist once, so
+/// the plate identifies the entry.
+pub async fn reads_that_alert(kafka: &KafkaSettings, hotlist: &HashSet<String>) -> HashSet<String> {
+    let mut records = read_topic(kafka, &kafka.topics().reads).await;
+    records.sort_by_key(|record| (record.partition, record.offset));
+    let mut last_alerted: HashMap<(String, String), i64> = HashMap::new();
+    let mut alerting = HashSet::new();
+    for record in records {
+        let Some(payload) = &record.payload else {
+            continue;
+        };
+        let read: alpr_schemas::CameraRead = decode(payload).unwrap();
+        if !hotlist.contains(&read.plate.normalised) {
+            continue;
+        }
+        let key = (read.plate.normalised.clone(), read.camera_id.clone());
+        match last_alerted.get(&key) {
+            Some(&last) if (read.captured_at - last).abs() < SUPPRESSION_WINDOW_MICROS => {}
+            previous => {
+                let latest = previous.map_or(read.captured_at, |&last| last.max(read.captured_at));
+                last_alerted.insert(key, latest);
+                alerting.insert(read.read_id);
+            }
+        }
+    }
+    alerting
+}

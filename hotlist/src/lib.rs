@@ -224,12 +224,7 @@ pub async fn import_file(
     let parsed = entries.len();
     tracing::info!(list = %options.list, entries = parsed, "hotlist file parsed");
 
-    alpr_platform::ensure_topics(settings)
-        .await
-        .map_err(|source| ImportError::Kafka {
-            action: "create topics",
-            source,
-        })?;
+    ensure_topics(settings).await?;
     let current = read_current_list(settings, &options.list).await?;
     let difference = diff_list(&current, entries);
     tracing::info!(
@@ -276,12 +271,7 @@ pub async fn import_file(
 /// Fails with [`ImportError::UnknownList`] when the topic contains no entry of `list`, which is
 /// most often a misspelt name.
 pub async fn remove_list(settings: &KafkaSettings, list: &str) -> Result<usize, ImportError> {
-    alpr_platform::ensure_topics(settings)
-        .await
-        .map_err(|source| ImportError::Kafka {
-            action: "create topics",
-            source,
-        })?;
+    ensure_topics(settings).await?;
     let current = read_current_list(settings, list).await?;
     if current.is_empty() {
         return Err(ImportError::UnknownList {
@@ -293,6 +283,16 @@ pub async fn remove_list(settings: &KafkaSettings, list: &str) -> Result<usize, 
     publish::publish_import_record(settings, list, None).await?;
     tracing::info!(list, removed = difference.removals.len(), "hotlist removed");
     Ok(difference.removals.len())
+}
+
+/// Creates the project's topics when they are missing.
+async fn ensure_topics(settings: &KafkaSettings) -> Result<(), ImportError> {
+    alpr_platform::ensure_topics(settings)
+        .await
+        .map_err(|source| ImportError::Kafka {
+            action: "create topics",
+            source,
+        })
 }
 
 #[cfg(test)]

@@ -52,6 +52,26 @@ async fn import_record(settings: &KafkaSettings, list: &str) -> Option<Option<Ho
         })
 }
 
+/// Imports the agency CSV as `SPD-LOCAL` and the NCIC file as `WA-STATE`, and returns the
+/// agency list's options.
+async fn import_agency_and_state_lists(settings: &KafkaSettings) -> ImportOptions {
+    let agency = ImportOptions {
+        agency_id: Some("WA0340000".into()),
+        ..ImportOptions::new("SPD-LOCAL")
+    };
+    import_file(settings, &sample("agency_full.csv"), &agency)
+        .await
+        .expect("agency import");
+    import_file(
+        settings,
+        &sample("wa_state_full.txt"),
+        &ImportOptions::new("WA-STATE"),
+    )
+    .await
+    .expect("state import");
+    agency
+}
+
 fn live_entries(latest: &HashMap<String, Option<HotlistEntry>>) -> HashMap<String, HotlistEntry> {
     latest
         .iter()
@@ -155,17 +175,7 @@ async fn same_file_again_publishes_only_its_import_record() {
 #[tokio::test]
 async fn removing_a_list_tombstones_only_that_list() {
     let settings = fresh_settings("hotlist_remove").await;
-    let agency = ImportOptions {
-        agency_id: Some("WA0340000".into()),
-        ..ImportOptions::new("SPD-LOCAL")
-    };
-    let state = ImportOptions::new("WA-STATE");
-    import_file(&settings, &sample("agency_full.csv"), &agency)
-        .await
-        .expect("agency import");
-    import_file(&settings, &sample("wa_state_full.txt"), &state)
-        .await
-        .expect("state import");
+    import_agency_and_state_lists(&settings).await;
 
     let removed = remove_list(&settings, "SPD-LOCAL")
         .await
@@ -194,18 +204,7 @@ async fn removing_a_list_tombstones_only_that_list() {
 #[tokio::test]
 async fn other_lists_are_left_alone() {
     let settings = fresh_settings("hotlist_lists").await;
-    let agency = ImportOptions {
-        agency_id: Some("WA0340000".into()),
-        ..ImportOptions::new("SPD-LOCAL")
-    };
-    let state = ImportOptions::new("WA-STATE");
-
-    import_file(&settings, &sample("agency_full.csv"), &agency)
-        .await
-        .expect("agency import");
-    import_file(&settings, &sample("wa_state_full.txt"), &state)
-        .await
-        .expect("state import");
+    let agency = import_agency_and_state_lists(&settings).await;
     let update = import_file(&settings, &sample("agency_update.csv"), &agency)
         .await
         .expect("agency update");

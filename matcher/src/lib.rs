@@ -10,6 +10,8 @@ pub mod plate_match;
 pub mod reads_loop;
 pub mod store;
 pub mod suppression;
+#[cfg(test)]
+mod test_support;
 
 use std::path::PathBuf;
 use std::sync::Arc;

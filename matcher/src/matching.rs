@@ -127,28 +127,10 @@ pub fn build_alert(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alpr_schemas::{HotlistReason, MatchPolicy, PlateRead, VehicleDescription, VehicleRead};
+    use alpr_schemas::{HotlistReason, MatchPolicy, VehicleDescription};
 
     fn read(plate: &str, region: Option<&str>, captured_at: i64) -> CameraRead {
-        CameraRead {
-            read_id: "r-1".into(),
-            camera_id: "cam-1".into(),
-            organisation_id: "spd".into(),
-            captured_at,
-            received_at: captured_at,
-            location: None,
-            plate: PlateRead {
-                present: true,
-                text: plate.into(),
-                normalised: plate.into(),
-                region: region.map(str::to_string),
-                confidence: None,
-                unreadable_positions: vec![],
-            },
-            vehicle: VehicleRead::default(),
-            image_ref: None,
-            source: "test".into(),
-        }
+        crate::test_support::plate_read(plate, region, "cam-1", captured_at)
     }
 
     /// A candidate as the store returns it for an exact match.

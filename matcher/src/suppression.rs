@@ -131,30 +131,11 @@ impl AlertSuppressor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alpr_schemas::{PlateRead, VehicleRead};
 
     const SECOND: i64 = 1_000_000;
 
     fn read(plate: &str, camera: &str, captured_at: i64) -> CameraRead {
-        CameraRead {
-            read_id: format!("{plate}-{camera}-{captured_at}"),
-            camera_id: camera.into(),
-            organisation_id: "spd".into(),
-            captured_at,
-            received_at: captured_at,
-            location: None,
-            plate: PlateRead {
-                present: true,
-                text: plate.into(),
-                normalised: plate.into(),
-                region: None,
-                confidence: None,
-                unreadable_positions: vec![],
-            },
-            vehicle: VehicleRead::default(),
-            image_ref: None,
-            source: "test".into(),
-        }
+        crate::test_support::plate_read(plate, None, camera, captured_at)
     }
 
     fn five_minutes() -> AlertSuppressor {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use alpr_ingest::IngestSettings;
 use alpr_matcher::MatcherSettings;
 use alpr_platform::KafkaSettings;
+use alpr_retention::RetentionSettings;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -16,6 +17,7 @@ pub struct AppConfig {
     pub admin: AdminSettings,
     pub ingest: IngestSettings,
     pub matcher: MatcherSettings,
+    pub retention: RetentionSettings,
     pub log: LogSettings,
 }
 

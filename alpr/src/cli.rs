@@ -47,8 +47,11 @@ pub enum Command {
     Ingest,
     /// Check every read against the hotlist and publish alerts.
     Matcher,
-    /// Delete reads past their retention period (not available yet).
-    Retention,
+    /// Delete reads past their retention period, except held ones; `report` prints the purge log.
+    Retention(crate::retention::RetentionArgs),
+    /// Place, release and list evidence holds, which keep reads past their retention period.
+    #[command(subcommand)]
+    Holds(crate::retention::HoldsCommand),
     /// Run ingest and the matcher in one process, for a single machine.
     Run,
     /// Manage hotlists.
@@ -134,11 +137,10 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             };
             run_components(config, set, shutdown).await
         }
-        Command::Retention => {
-            anyhow::bail!(
-                "the retention worker is not available yet: reads are not deleted after their retention period by this version"
-            )
+        Command::Retention(args) => {
+            crate::retention::execute_retention(config, args, shutdown).await
         }
+        Command::Holds(command) => crate::retention::execute_holds(&config, command).await,
         Command::CreateTopics => {
             alpr_platform::ensure_topics(&config.kafka).await?;
             println!("topics ready with prefix {:?}", config.kafka.topic_prefix);

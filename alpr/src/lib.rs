@@ -8,3 +8,4 @@ pub mod components;
 pub mod demo;
 pub mod generator;
 pub mod local_kafka;
+pub mod retention;

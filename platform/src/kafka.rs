@@ -124,13 +124,38 @@ pub fn topic_specs(settings: &KafkaSettings) -> Vec<TopicSpec> {
     };
     vec![
         spec(&topics.reads_raw, delete_after(settings.raw_retention_ms)),
-        spec(&topics.reads, compact()),
+        spec(&topics.reads, reads_compaction()),
         spec(&topics.reads_dlq, delete_after(14 * 24 * 3600 * 1000)),
         spec(&topics.hotlist, compact()),
         spec(&topics.alerts, delete_after(settings.alerts_retention_ms)),
         spec(&topics.holds, compact()),
         // Audit events are the record of who looked at what; they are never deleted by age.
         spec(&topics.audit, delete_after(-1)),
+    ]
+}
+
+/// Compaction of the reads topic, chosen so a read whose tombstone the retention worker wrote is
+/// physically gone from the broker's disks within about two hours.
+///
+/// The active segment is never compacted. On a compacted topic Kafka rolls it on the first
+/// append after `min(segment.ms, max.compaction.lag.ms)`, one hour here. Once rolled, the
+/// tombstone and the read it deletes are cleaned no later than `max.compaction.lag.ms` (one
+/// hour) after they became eligible, whatever the dirty ratio. Add the cleaner's backoff (15 s by
+/// default) and `file.delete.delay.ms` (one minute by default) before the old segment file is
+/// unlinked. The bound holds while the cleaner keeps up and the partition receives appends; a
+/// partition without any append keeps its active segment open.
+///
+/// `delete.retention.ms` keeps the tombstone itself one day, so a downstream copy (search index,
+/// an agency's replica) that is down for less than a day still sees the delete when it catches
+/// up. A copy down for longer must rebuild from the topic.
+pub fn reads_compaction() -> Vec<(&'static str, String)> {
+    const HOUR_MS: i64 = 3600 * 1000;
+    vec![
+        ("cleanup.policy", "compact".to_string()),
+        ("segment.ms", HOUR_MS.to_string()),
+        ("max.compaction.lag.ms", HOUR_MS.to_string()),
+        ("min.cleanable.dirty.ratio", "0.1".to_string()),
+        ("delete.retention.ms", (24 * HOUR_MS).to_string()),
     ]
 }
 
@@ -229,4 +254,32 @@ pub fn partition_count(
         ));
     }
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_topic_forgets_within_two_hours() {
+        let specs = topic_specs(&KafkaSettings::default());
+        let reads = specs
+            .iter()
+            .find(|spec| spec.name == "alpr.reads.v1")
+            .map(|spec| spec.configs.clone())
+            .unwrap_or_default();
+        let value = |key: &str| {
+            reads
+                .iter()
+                .find(|(name, _)| *name == key)
+                .map(|(_, value)| value.clone())
+                .unwrap_or_else(|| panic!("alpr.reads.v1 lacks {key}"))
+        };
+        assert_eq!(value("cleanup.policy"), "compact");
+        let segment_ms: i64 = value("segment.ms").parse().unwrap_or(i64::MAX);
+        let lag_ms: i64 = value("max.compaction.lag.ms").parse().unwrap_or(i64::MAX);
+        assert!(segment_ms.min(lag_ms) + lag_ms <= 2 * 3600 * 1000);
+        assert!(value("min.cleanable.dirty.ratio").parse::<f64>().is_ok());
+        assert_eq!(value("delete.retention.ms"), "86400000");
+    }
 }

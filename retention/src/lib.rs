@@ -1,5 +1,212 @@
 //! Retention worker: deletes reads past their retention period by writing tombstones to
-//! `alpr.reads.v1`, except reads under an evidence hold.
+//! `alpr.reads.v1`, except reads under an evidence hold, and keeps a hash-chained purge log of
+//! what it deleted.
 //!
-//! Not built yet. Until it is, nothing deletes reads: `alpr.reads.v1` keeps every read for as
-//! long as the broker keeps the topic, and `alpr retention` exits with an error saying so.
+//! The worker reads every partition of the reads and holds topics into a RocksDB index (see
+//! [`store`]), with the topic offsets in the same write batch. Every sweep interval it catches up
+//! with both topics, plans which reads have passed their period and are under no hold, stores
+//! that plan, writes one tombstone per read into the read's own partition, appends a line to the
+//! purge log and forgets the plan. A worker killed during a sweep finds the plan at restart and
+//! completes it, so every planned read is tombstoned and logged once.
+//!
+//! NOTE: one worker serves a whole deployment. It assigns itself every partition instead of
+//! joining a consumer group, because every sweep needs every hold; two workers on the same
+//! topics would only write each tombstone twice.
+
+pub mod api;
+pub mod audit;
+pub mod holds;
+pub mod metrics;
+pub mod policy;
+pub mod purge_log;
+pub mod store;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use alpr_platform::{KafkaSettings, Readiness, ShutdownToken};
+
+pub use policy::RetentionPolicy;
+pub use store::{RetentionStore, StoreError};
+pub use worker::{RetentionWorker, SweepOutcome, SweepReport, WorkerError};
+
+/// Source of the current time; a parameter so tests can move the clock by weeks.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Settings of the retention worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Folder of the RocksDB index. Losing it costs one full read of the reads and holds
+    /// topics; the purge log lives elsewhere and is not rebuilt from them.
+    pub state_dir: PathBuf,
+    /// The hash-chained purge log, one JSON line per sweep that changed something.
+    pub purge_log: PathBuf,
+    /// Retention period of reads whose organisation has no period of its own, in days.
+    pub default_period_days: u32,
+    /// Retention periods per owning organisation (`organisation_id` of the read), in days.
+    pub organisation_period_days: BTreeMap<String, u32>,
+    /// Time from the end of one sweep to the start of the next, in seconds. A read is
+    /// tombstoned at most this long after its period ends.
+    pub sweep_interval_seconds: u64,
+    /// Most tombstones written per second, so that the first sweep over a large backlog does not
+    /// flood the broker; 0 for no limit.
+    pub max_tombstones_per_second: u32,
+    /// Address of the read lookup API (`GET /v1/reads/{read_id}`) that `alpr holds place` asks
+    /// to check that a read exists.
+    pub listen: SocketAddr,
+    /// Maximum wait for the index to catch up with the topics, in seconds.
+    pub catch_up_timeout_seconds: u64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            state_dir: PathBuf::from("data/retention"),
+            purge_log: PathBuf::from("data/retention-purge-log.jsonl"),
+            default_period_days: 30,
+            organisation_period_days: BTreeMap::new(),
+            sweep_interval_seconds: 300,
+            max_tombstones_per_second: 5_000,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9465)),
+            catch_up_timeout_seconds: 600,
+        }
+    }
+}
+
+impl RetentionSettings {
+    /// Checks the settings, naming the first invalid field.
+    pub fn validate(&self) -> Result<(), RetentionError> {
+        let invalid = |field: String, problem: &str| {
+            Err(RetentionError::InvalidSettings {
+                field,
+                problem: problem.to_string(),
+            })
+        };
+        if self.default_period_days == 0 {
+            return invalid(
+                "retention.default_period_days".into(),
+                "must be at least 1 day",
+            );
+        }
+        for (organisation, &days) in &self.organisation_period_days {
+            if organisation.trim().is_empty() {
+                return invalid(
+                    "retention.organisation_period_days".into(),
+                    "contains an empty organisation id",
+                );
+            }
+            if days == 0 {
+                return invalid(
+                    format!("retention.organisation_period_days.{organisation}"),
+                    "must be at least 1 day",
+                );
+            }
+        }
+        if self.sweep_interval_seconds == 0 {
+            return invalid(
+                "retention.sweep_interval_seconds".into(),
+                "must be at least 1 second",
+            );
+        }
+        if self.catch_up_timeout_seconds == 0 {
+            return invalid(
+                "retention.catch_up_timeout_seconds".into(),
+                "must be at least 1 second",
+            );
+        }
+        Ok(())
+    }
+
+    /// Returns the retention periods these settings define.
+    pub fn policy(&self) -> RetentionPolicy {
+        RetentionPolicy::from_days(self.default_period_days, &self.organisation_period_days)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    #[error("invalid setting {field}: {problem}")]
+    InvalidSettings { field: String, problem: String },
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error(transparent)]
+    Worker(#[from] WorkerError),
+    #[error("read lookup API: {0}")]
+    Api(#[from] std::io::Error),
+    #[error("retention worker thread panicked")]
+    WorkerPanicked,
+}
+
+/// Runs the retention worker until `shutdown`: catches up with the reads and holds topics,
+/// serves the read lookup API on `api_listener`, marks itself ready, then sweeps every interval.
+pub async fn run(
+    settings: RetentionSettings,
+    kafka: KafkaSettings,
+    api_listener: tokio::net::TcpListener,
+    clock: Clock,
+    readiness: Readiness,
+    shutdown: ShutdownToken,
+) -> Result<(), RetentionError> {
+    settings.validate()?;
+    metrics::register_all();
+    alpr_platform::ensure_topics(&kafka).await?;
+
+    let worker = tokio::task::spawn_blocking(move || -> Result<RetentionWorker, WorkerError> {
+        let mut worker = RetentionWorker::connect(&settings, &kafka, clock)?;
+        worker.catch_up()?;
+        Ok(worker)
+    })
+    .await
+    .map_err(|_| RetentionError::WorkerPanicked)??;
+
+    let api_stop = ShutdownToken::new();
+    let api = tokio::spawn(api::serve(api_listener, worker.store(), api_stop.clone()));
+    readiness.set_ready(true);
+
+    let worker_stop = shutdown.clone();
+    let outcome = tokio::task::spawn_blocking(move || worker.run(worker_stop))
+        .await
+        .map_err(|_| RetentionError::WorkerPanicked);
+    readiness.set_ready(false);
+
+    // The lookup API stops after the worker, so `alpr holds place` gets answers until the end.
+    api_stop.cancel();
+    match api.await {
+        Ok(Err(error)) => tracing::warn!(%error, "read lookup API ended with an error"),
+        Err(error) => tracing::warn!(%error, "read lookup API task panicked"),
+        Ok(Ok(())) => {}
+    }
+    outcome??;
+    tracing::info!("retention worker stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_organisation_period_is_named() {
+        let mut settings = RetentionSettings::default();
+        settings.organisation_period_days.insert("hoa-12".into(), 0);
+        let error = settings.validate().err().map(|error| error.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some(
+                "invalid setting retention.organisation_period_days.hoa-12: must be at least 1 day"
+            )
+        );
+    }
+
+    #[test]
+    fn default_settings_are_valid() {
+        assert!(RetentionSettings::default().validate().is_ok());
+    }
+}

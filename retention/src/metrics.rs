@@ -1,0 +1,71 @@
+//! Prometheus metrics of the retention worker, registered in the process-wide registry.
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    register_histogram, register_int_counter, register_int_gauge, register_int_gauge_vec,
+    Histogram, IntCounter, IntGauge, IntGaugeVec,
+};
+
+pub static TOMBSTONES_WRITTEN: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "alpr_retention_tombstones_written_total",
+        "Tombstones the retention worker wrote to the reads topic and the broker acknowledged"
+    )
+    .expect("metric registers once")
+});
+
+pub static EXPIRED_READS_HELD: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "alpr_retention_expired_reads_held_reads",
+        "Reads past their retention period that evidence holds kept, as of the last sweep"
+    )
+    .expect("metric registers once")
+});
+
+pub static OLDEST_UNHELD_READ_AGE: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "alpr_retention_oldest_unheld_read_age_seconds",
+        "Age of the oldest read that is neither held nor tombstoned, as of the last sweep; \
+         alert when it passes the retention period plus one sweep interval"
+    )
+    .expect("metric registers once")
+});
+
+pub static SWEEP_DURATION: LazyLock<Histogram> = LazyLock::new(|| {
+    register_histogram!(
+        "alpr_retention_sweep_duration_seconds",
+        "Time one sweep took, from catching up with the topics to the purge log line",
+        vec![0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0]
+    )
+    .expect("metric registers once")
+});
+
+pub static CONSUMER_LAG: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "alpr_retention_consumer_lag_records",
+        "Records not yet applied to the retention index, per topic (reads or holds), measured at \
+         the start of each sweep",
+        &["topic"]
+    )
+    .expect("metric registers once")
+});
+
+pub static UNDECODABLE_RECORDS: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "alpr_retention_undecodable_records_total",
+        "Records on the reads or holds topic that could not be decoded and were skipped"
+    )
+    .expect("metric registers once")
+});
+
+/// Registers every metric of this module, so `/metrics` lists them from the start, before the
+/// first sweep sets them.
+pub fn register_all() {
+    LazyLock::force(&TOMBSTONES_WRITTEN);
+    LazyLock::force(&EXPIRED_READS_HELD);
+    LazyLock::force(&OLDEST_UNHELD_READ_AGE);
+    LazyLock::force(&SWEEP_DURATION);
+    LazyLock::force(&CONSUMER_LAG);
+    LazyLock::force(&UNDECODABLE_RECORDS);
+}

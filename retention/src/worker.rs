@@ -1,0 +1,464 @@
+//! The retention worker's loop: follow the reads and holds topics into the index, and sweep.
+//!
+//! Everything here blocks the calling thread (librdkafka's base consumer, RocksDB, waiting for
+//! delivery reports), so async callers run it in `spawn_blocking`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use chrono::SecondsFormat;
+use futures::future::join_all;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+
+use alpr_platform::{KafkaSettings, ShutdownToken};
+
+use crate::metrics::{
+    CONSUMER_LAG, EXPIRED_READS_HELD, OLDEST_UNHELD_READ_AGE, SWEEP_DURATION, TOMBSTONES_WRITTEN,
+    UNDECODABLE_RECORDS,
+};
+use crate::policy::{plan_sweep, RetentionPolicy};
+use crate::purge_log::{PurgeLog, PurgeLogError, PurgeRecord};
+use crate::store::{
+    PlannedTombstone, RetentionStore, SourceTopic, StoreError, SweepPlan, TopicRecord,
+};
+use crate::{Clock, RetentionSettings};
+
+/// Most records applied in one RocksDB write batch.
+const MAX_BATCH: usize = 5_000;
+/// Most tombstones in flight at once; each chunk is acknowledged before the next is sent.
+const MAX_CHUNK: usize = 1_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("retention index at {path}: {source}")]
+    Open { path: String, source: StoreError },
+    #[error("retention index: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    PurgeLog(#[from] PurgeLogError),
+    #[error("topic {topic} did not reach its end within {seconds} s")]
+    CatchUpTimedOut { topic: String, seconds: u64 },
+    #[error("tombstone for read {read_id} not acknowledged: {source}")]
+    TombstoneNotAcknowledged { read_id: String, source: KafkaError },
+}
+
+/// How a call to [`RetentionWorker::sweep`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SweepOutcome {
+    Completed(SweepReport),
+    /// Shutdown came during the sweep. Its plan stays stored and the next start completes it.
+    Interrupted,
+}
+
+/// Counts of one completed sweep.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Reads tombstoned, those of a resumed unfinished sweep included.
+    pub tombstoned: u64,
+    /// Reads past their period that holds kept.
+    pub kept_by_holds: u64,
+    /// Whether an unfinished sweep of an earlier run was completed first.
+    pub resumed_unfinished: bool,
+}
+
+pub struct RetentionWorker {
+    consumer: BaseConsumer,
+    producer: FutureProducer,
+    store: RetentionStore,
+    purge_log: PurgeLog,
+    policy: RetentionPolicy,
+    clock: Clock,
+    reads_topic: String,
+    holds_topic: String,
+    /// Next offset to apply per topic and partition (exclusive of what is applied).
+    positions: HashMap<(SourceTopic, i32), i64>,
+    sweep_interval: Duration,
+    max_tombstones_per_second: u32,
+    catch_up_timeout: Duration,
+}
+
+impl RetentionWorker {
+    /// Opens the index and the purge log and assigns every partition of the reads and holds
+    /// topics, from the offsets stored in the index or from the beginning.
+    pub fn connect(
+        settings: &RetentionSettings,
+        kafka: &KafkaSettings,
+        clock: Clock,
+    ) -> Result<Self, WorkerError> {
+        let store =
+            RetentionStore::open(&settings.state_dir).map_err(|source| WorkerError::Open {
+                path: settings.state_dir.display().to_string(),
+                source,
+            })?;
+        let purge_log = PurgeLog::open(&settings.purge_log)?;
+        let topics = kafka.topics();
+        let consumer: BaseConsumer = kafka
+            .client_config()
+            .set("group.id", format!("{}alpr-retention", kafka.topic_prefix))
+            .set("enable.auto.commit", "false")
+            // Holds are written in transactions together with their audit event.
+            .set("isolation.level", "read_committed")
+            .create()?;
+        let mut assignment = TopicPartitionList::new();
+        let mut positions = HashMap::new();
+        for (kind, topic) in [
+            (SourceTopic::Reads, &topics.reads),
+            (SourceTopic::Holds, &topics.holds),
+        ] {
+            let stored = store.stored_offsets(kind)?;
+            let count = alpr_platform::kafka::partition_count(consumer.client(), topic)?;
+            for partition in 0..count {
+                let offset = match stored.get(&partition) {
+                    Some(&next) => Offset::Offset(next),
+                    None => Offset::Beginning,
+                };
+                positions.insert(
+                    (kind, partition),
+                    stored.get(&partition).copied().unwrap_or(0),
+                );
+                assignment.add_partition_offset(topic, partition, offset)?;
+            }
+        }
+        consumer.assign(&assignment)?;
+        let producer: FutureProducer = kafka
+            .client_config()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .create()?;
+        tracing::info!(reads_topic = %topics.reads, holds_topic = %topics.holds, "retention worker assigned");
+        Ok(Self {
+            consumer,
+            producer,
+            store,
+            purge_log,
+            policy: settings.policy(),
+            clock,
+            reads_topic: topics.reads,
+            holds_topic: topics.holds,
+            positions,
+            sweep_interval: Duration::from_secs(settings.sweep_interval_seconds),
+            max_tombstones_per_second: settings.max_tombstones_per_second,
+            catch_up_timeout: Duration::from_secs(settings.catch_up_timeout_seconds),
+        })
+    }
+
+    /// Returns a handle on the index, which the lookup API and tests read.
+    pub fn store(&self) -> RetentionStore {
+        self.store.clone()
+    }
+
+    /// Applies records until every partition of both topics reaches the high watermark it had
+    /// when called, and reports the lag found at the start.
+    pub fn catch_up(&mut self) -> Result<usize, WorkerError> {
+        let mut ends = HashMap::new();
+        let mut lag: HashMap<SourceTopic, i64> = HashMap::new();
+        for (&(kind, partition), &applied) in &self.positions {
+            let (_, high) = self.consumer.fetch_watermarks(
+                self.topic_name(kind),
+                partition,
+                Duration::from_secs(10),
+            )?;
+            ends.insert((kind, partition), high);
+            *lag.entry(kind).or_default() += (high - applied).max(0);
+        }
+        for (kind, records) in lag {
+            CONSUMER_LAG
+                .with_label_values(&[kind_label(kind)])
+                .set(records);
+        }
+        let deadline = Instant::now() + self.catch_up_timeout;
+        let mut applied = 0;
+        while let Some(kind) = self.first_behind(&ends)? {
+            if Instant::now() > deadline {
+                return Err(WorkerError::CatchUpTimedOut {
+                    topic: self.topic_name(kind).to_string(),
+                    seconds: self.catch_up_timeout.as_secs(),
+                });
+            }
+            applied += self.apply_next_batch(Duration::from_millis(200))?;
+        }
+        Ok(applied)
+    }
+
+    fn topic_name(&self, kind: SourceTopic) -> &str {
+        match kind {
+            SourceTopic::Reads => &self.reads_topic,
+            SourceTopic::Holds => &self.holds_topic,
+        }
+    }
+
+    /// Returns a topic with a partition whose position has not reached `ends`. The consumer
+    /// position is compared too, not only the last applied record, because transaction markers
+    /// and compacted-away records leave gaps in the offsets.
+    fn first_behind(
+        &self,
+        ends: &HashMap<(SourceTopic, i32), i64>,
+    ) -> Result<Option<SourceTopic>, WorkerError> {
+        let position = self.consumer.position()?;
+        for (&(kind, partition), &end) in ends {
+            let applied = self.positions.get(&(kind, partition)).copied().unwrap_or(0);
+            let consumed = match position
+                .find_partition(self.topic_name(kind), partition)
+                .map(|entry| entry.offset())
+            {
+                Some(Offset::Offset(offset)) => offset,
+                _ => applied,
+            };
+            if applied.max(consumed) < end {
+                return Ok(Some(kind));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Polls up to one batch of records of both topics and applies it in one write. Returns how
+    /// many records were applied.
+    fn apply_next_batch(&mut self, wait: Duration) -> Result<usize, WorkerError> {
+        let mut records = Vec::new();
+        let mut poll_wait = wait;
+        while records.len() < MAX_BATCH {
+            match self.consumer.poll(poll_wait) {
+                Some(Ok(message)) => {
+                    let topic = if message.topic() == self.reads_topic {
+                        SourceTopic::Reads
+                    } else {
+                        SourceTopic::Holds
+                    };
+                    records.push(TopicRecord {
+                        topic,
+                        partition: message.partition(),
+                        offset: message.offset(),
+                        key: message.key().map(<[u8]>::to_vec).unwrap_or_default(),
+                        payload: message.payload().map(<[u8]>::to_vec),
+                    });
+                }
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "retention consume error");
+                    break;
+                }
+                None => break,
+            }
+            // After the first record, take only what is already fetched.
+            poll_wait = Duration::ZERO;
+        }
+        if records.is_empty() {
+            return Ok(0);
+        }
+        let summary = self.store.apply(&records)?;
+        UNDECODABLE_RECORDS.inc_by(summary.undecodable as u64);
+        for record in &records {
+            self.positions
+                .insert((record.topic, record.partition), record.offset + 1);
+        }
+        tracing::debug!(
+            reads_indexed = summary.reads_indexed,
+            reads_removed = summary.reads_removed,
+            holds_placed = summary.holds_placed,
+            holds_released = summary.holds_released,
+            "retention batch applied"
+        );
+        Ok(records.len())
+    }
+
+    /// Follows both topics and sweeps every interval until `shutdown`, the first sweep right
+    /// away. A sweep in progress when shutdown comes stops after its current chunk.
+    pub fn run(mut self, shutdown: ShutdownToken) -> Result<(), WorkerError> {
+        tracing::info!(
+            interval_seconds = self.sweep_interval.as_secs(),
+            "retention worker sweeping"
+        );
+        let mut next_sweep = Instant::now();
+        while !shutdown.is_cancelled() {
+            if Instant::now() >= next_sweep {
+                match self.sweep(&shutdown)? {
+                    SweepOutcome::Interrupted => break,
+                    SweepOutcome::Completed(report) => tracing::info!(
+                        tombstoned = report.tombstoned,
+                        kept_by_holds = report.kept_by_holds,
+                        resumed_unfinished = report.resumed_unfinished,
+                        "sweep completed"
+                    ),
+                }
+                next_sweep = Instant::now() + self.sweep_interval;
+            }
+            self.apply_next_batch(Duration::from_millis(250))?;
+        }
+        if let Err(error) = self.store.flush() {
+            tracing::warn!(%error, "cannot flush retention index at shutdown");
+        }
+        Ok(())
+    }
+
+    /// Sweeps once at the clock's current time: catches up with both topics, completes an
+    /// unfinished sweep of an earlier run, then tombstones every read past its period and under
+    /// no hold.
+    pub fn sweep(&mut self, shutdown: &ShutdownToken) -> Result<SweepOutcome, WorkerError> {
+        let timer = SWEEP_DURATION.start_timer();
+        self.catch_up()?;
+        let mut report = SweepReport::default();
+        if let Some(unfinished) = self.store.pending_sweep()? {
+            tracing::info!(sweep_id = %unfinished.sweep_id, planned = unfinished.tombstones.len(), "completing unfinished sweep");
+            let Some(completed) = self.execute(unfinished, shutdown)? else {
+                return Ok(SweepOutcome::Interrupted);
+            };
+            report.tombstoned += completed.tombstoned;
+            report.resumed_unfinished = true;
+            // The tombstones just written must leave the index before the next plan.
+            self.catch_up()?;
+        }
+
+        let now = (self.clock)();
+        let plan = plan_sweep(&self.store, &self.policy, now)?;
+        if !plan.tombstones.is_empty() {
+            self.store.save_pending_sweep(&plan)?;
+        }
+        let Some(completed) = self.execute(plan, shutdown)? else {
+            return Ok(SweepOutcome::Interrupted);
+        };
+        report.tombstoned += completed.tombstoned;
+        report.kept_by_holds = completed.kept_by_holds;
+
+        EXPIRED_READS_HELD.set(report.kept_by_holds as i64);
+        let oldest_age = match self.store.oldest_unheld_captured_at()? {
+            Some(captured_at) => (now.timestamp_micros() - captured_at).max(0) / 1_000_000,
+            None => 0,
+        };
+        OLDEST_UNHELD_READ_AGE.set(oldest_age);
+        timer.observe_duration();
+        Ok(SweepOutcome::Completed(report))
+    }
+
+    /// Writes the tombstones of `plan`, logs the sweep and forgets the plan. Returns `None` when
+    /// shutdown came first; the plan then stays stored.
+    fn execute(
+        &mut self,
+        mut plan: SweepPlan,
+        shutdown: &ShutdownToken,
+    ) -> Result<Option<SweepReport>, WorkerError> {
+        // A hold placed after planning wins: this matters for a plan resumed after a crash.
+        let mut to_send = Vec::with_capacity(plan.tombstones.len());
+        for tombstone in std::mem::take(&mut plan.tombstones) {
+            if self.store.is_held(&tombstone.read_id)? {
+                plan.kept_by_holds += 1;
+            } else {
+                to_send.push(tombstone);
+            }
+        }
+
+        let started = Instant::now();
+        let chunk_size = match self.max_tombstones_per_second {
+            0 => MAX_CHUNK,
+            rate => (rate as usize / 10).clamp(1, MAX_CHUNK),
+        };
+        let mut sent = 0usize;
+        for chunk in to_send.chunks(chunk_size) {
+            if shutdown.is_cancelled() {
+                tracing::info!(sweep_id = %plan.sweep_id, sent, planned = to_send.len(), "sweep interrupted by shutdown, resuming at next start");
+                return Ok(None);
+            }
+            self.send_tombstones(chunk)?;
+            sent += chunk.len();
+            TOMBSTONES_WRITTEN.inc_by(chunk.len() as u64);
+            self.pace(started, sent, shutdown);
+        }
+
+        let tombstoned = to_send.len() as u64;
+        if !self.purge_log.ends_with_sweep(&plan.sweep_id)
+            && self.purge_log.is_news(tombstoned, plan.kept_by_holds)
+        {
+            let swept_at =
+                chrono::DateTime::from_timestamp_micros(plan.started_at).unwrap_or_default();
+            self.purge_log.append(PurgeRecord {
+                day: swept_at.format("%Y-%m-%d").to_string(),
+                sweep_id: plan.sweep_id.clone(),
+                swept_at: swept_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                tombstoned,
+                kept_by_holds: plan.kept_by_holds,
+            })?;
+        }
+        self.store.clear_pending_sweep()?;
+        Ok(Some(SweepReport {
+            tombstoned,
+            kept_by_holds: plan.kept_by_holds,
+            resumed_unfinished: false,
+        }))
+    }
+
+    /// Sends one chunk of tombstones, each into its read's partition, and waits until the broker
+    /// has acknowledged all of them.
+    fn send_tombstones(&self, chunk: &[PlannedTombstone]) -> Result<(), WorkerError> {
+        let mut deliveries: Vec<(&PlannedTombstone, DeliveryFuture)> =
+            Vec::with_capacity(chunk.len());
+        for tombstone in chunk {
+            let delivery = self.send_one_tombstone(tombstone)?;
+            deliveries.push((tombstone, delivery));
+        }
+        let (tombstones, futures): (Vec<_>, Vec<_>) = deliveries.into_iter().unzip();
+        let results = futures::executor::block_on(join_all(futures));
+        for (tombstone, result) in tombstones.into_iter().zip(results) {
+            let error = match result {
+                Ok(Ok(_)) => continue,
+                Ok(Err((error, _))) => error,
+                Err(_canceled) => KafkaError::Canceled,
+            };
+            return Err(WorkerError::TombstoneNotAcknowledged {
+                read_id: tombstone.read_id.clone(),
+                source: error,
+            });
+        }
+        Ok(())
+    }
+
+    fn send_one_tombstone(
+        &self,
+        tombstone: &PlannedTombstone,
+    ) -> Result<DeliveryFuture, WorkerError> {
+        loop {
+            let record = FutureRecord::<[u8], [u8]>::to(&self.reads_topic)
+                .key(tombstone.read_id.as_bytes())
+                .partition(tombstone.partition);
+            match self.producer.send_result(record) {
+                Ok(delivery) => return Ok(delivery),
+                // The chunk bound keeps the queue far below librdkafka's limit, so this happens
+                // only when other records fill it; waiting lets the background thread drain it.
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err((error, _)) => {
+                    return Err(WorkerError::TombstoneNotAcknowledged {
+                        read_id: tombstone.read_id.clone(),
+                        source: error,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Sleeps until `sent` tombstones fit the configured rate, waking early on shutdown.
+    fn pace(&self, started: Instant, sent: usize, shutdown: &ShutdownToken) {
+        if self.max_tombstones_per_second == 0 {
+            return;
+        }
+        let due = Duration::from_secs_f64(sent as f64 / f64::from(self.max_tombstones_per_second));
+        while started.elapsed() < due && !shutdown.is_cancelled() {
+            std::thread::sleep(
+                due.saturating_sub(started.elapsed())
+                    .min(Duration::from_millis(50)),
+            );
+        }
+    }
+}
+
+fn kind_label(kind: SourceTopic) -> &'static str {
+    match kind {
+        SourceTopic::Reads => "reads",
+        SourceTopic::Holds => "holds",
+    }
+}

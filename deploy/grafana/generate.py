@@ -237,7 +237,7 @@ def retention():
             panel(
                 "Oldest unexpired read",
                 [
-                    (f"max(alpr_retention_oldest_unexpired_read_age_seconds{{{NAMESPACE_MATCHER}}})", "oldest read"),
+                    (f"max(alpr_retention_oldest_unheld_read_age_seconds{{{NAMESPACE_MATCHER}}})", "oldest read"),
                     (f"max(alpr_retention_period_seconds{{{NAMESPACE_MATCHER}}})", "retention period"),
                 ],
                 "s",
@@ -246,7 +246,7 @@ def retention():
             ),
             panel(
                 "Tombstones per day",
-                [(f"sum(increase(alpr_retention_tombstones_total{{{NAMESPACE_MATCHER}}}[1d]))", "tombstones")],
+                [(f"sum(increase(alpr_retention_tombstones_written_total{{{NAMESPACE_MATCHER}}}[1d]))", "tombstones")],
                 "short",
                 "Reads deleted in the last 24 hours. In a steady state this equals the reads "
                 "accepted 30 days earlier, less the held ones.",

@@ -55,6 +55,12 @@ HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 # `register_int_counter_vec!(\n "name", ...` and `Opts::new("name", ...)`.
 REGISTRATION = re.compile(r'register_(\w+)!\(\s*"([a-zA-Z_:][\w:]*)"')
 OPTS = re.compile(r'\b(Histogram)?Opts::new\(\s*"(alpr_[\w:]*)"')
+# State-store metrics are named at run time as alpr_<component>_rocksdb_<what>: the components
+# come from `StateStoreMetrics::register("matcher")` calls, the suffixes from the
+# `name("live_data_bytes")` calls in platform/src/state_metrics.rs.
+STATE_STORE_COMPONENT = re.compile(r'StateStoreMetrics::register\(\s*"(\w+)"')
+STATE_STORE_SUFFIX = re.compile(r'\bname\(\s*"(\w+)"\s*\)')
+STATE_STORE_SOURCE = "platform/src/state_metrics.rs"
 
 
 def registered_in_sources():
@@ -66,6 +72,11 @@ def registered_in_sources():
             names[name] = "histogram" if "histogram" in macro else "other"
         for histogram, name in OPTS.findall(text):
             names[name] = "histogram" if histogram else "other"
+    suffixes = STATE_STORE_SUFFIX.findall((REPOSITORY_ROOT / STATE_STORE_SOURCE).read_text())
+    for path in sorted(REPOSITORY_ROOT.glob("*/src/**/*.rs")):
+        for component in STATE_STORE_COMPONENT.findall(path.read_text()):
+            for suffix in suffixes:
+                names[f"alpr_{component}_rocksdb_{suffix}"] = "other"
     for name in PROCESS_NAMES:
         names[name] = "other"
     return names

@@ -164,10 +164,10 @@ pub async fn run(
     Ok(())
 }
 
-/// How often list ages and entry counts are refreshed in the metrics.
+/// How often list ages, entry counts and RocksDB figures are refreshed in the metrics.
 const LIST_HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Refreshes the list gauges and stale-list warnings until `stop`.
+/// Refreshes the list gauges, stale-list warnings and state-store metrics until `stop`.
 async fn watch_list_health(
     store: HotlistStore,
     limits: ListAgeLimits,
@@ -181,6 +181,7 @@ async fn watch_list_health(
             _ = stop.cancelled() => return,
             _ = ticks.tick() => {
                 health.refresh(&store.list_summaries(), clock());
+                store.observe_metrics();
             }
         }
     }

@@ -117,6 +117,10 @@ pub static HOTLIST_MAX_AGE_SECONDS: LazyLock<GaugeVec> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+pub static STATE_STORE: LazyLock<alpr_platform::StateStoreMetrics> = LazyLock::new(|| {
+    alpr_platform::StateStoreMetrics::register("matcher").expect("metric registers once")
+});
+
 pub static STALE_HOTLISTS: LazyLock<IntGauge> = LazyLock::new(|| {
     register_int_gauge!(
         "alpr_matcher_hotlists_stale",

@@ -7,6 +7,7 @@ pub mod config;
 pub mod kafka;
 pub mod partition;
 pub mod shutdown;
+pub mod state_metrics;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -16,3 +17,4 @@ pub use config::{load_config, ConfigError};
 pub use kafka::{ensure_topics, KafkaSettings, TopicNames};
 pub use partition::partition_for_key;
 pub use shutdown::{shutdown_on_signal, ShutdownToken};
+pub use state_metrics::StateStoreMetrics;

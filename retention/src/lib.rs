@@ -156,6 +156,16 @@ pub async fn run(
 ) -> Result<(), RetentionError> {
     settings.validate()?;
     metrics::register_all();
+    let longest_period_days = settings
+        .organisation_period_days
+        .values()
+        .copied()
+        .chain([settings.default_period_days])
+        .max()
+        .unwrap_or(settings.default_period_days);
+    metrics::PERIOD_SECONDS.set(i64::from(longest_period_days) * 24 * 3600);
+    metrics::SWEEP_INTERVAL_SECONDS
+        .set(i64::try_from(settings.sweep_interval_seconds).unwrap_or(i64::MAX));
     alpr_platform::ensure_topics(&kafka).await?;
 
     let worker = tokio::task::spawn_blocking(move || -> Result<RetentionWorker, WorkerError> {

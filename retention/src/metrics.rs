@@ -17,7 +17,7 @@ pub static TOMBSTONES_WRITTEN: LazyLock<IntCounter> = LazyLock::new(|| {
 
 pub static EXPIRED_READS_HELD: LazyLock<IntGauge> = LazyLock::new(|| {
     register_int_gauge!(
-        "alpr_retention_expired_reads_held_reads",
+        "alpr_retention_held_reads",
         "Reads past their retention period that evidence holds kept, as of the last sweep"
     )
     .expect("metric registers once")
@@ -59,6 +59,26 @@ pub static UNDECODABLE_RECORDS: LazyLock<IntCounter> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+pub static PERIOD_SECONDS: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "alpr_retention_period_seconds",
+        "Longest configured retention period of any organisation, so an alert rule can compare the oldest unheld read with it"
+    )
+    .expect("metric registers once")
+});
+
+pub static SWEEP_INTERVAL_SECONDS: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "alpr_retention_sweep_interval_seconds",
+        "Configured time between two sweeps"
+    )
+    .expect("metric registers once")
+});
+
+pub static STATE_STORE: LazyLock<alpr_platform::StateStoreMetrics> = LazyLock::new(|| {
+    alpr_platform::StateStoreMetrics::register("retention").expect("metric registers once")
+});
+
 /// Registers every metric of this module, so `/metrics` lists them from the start, before the
 /// first sweep sets them.
 pub fn register_all() {
@@ -68,4 +88,7 @@ pub fn register_all() {
     LazyLock::force(&SWEEP_DURATION);
     LazyLock::force(&CONSUMER_LAG);
     LazyLock::force(&UNDECODABLE_RECORDS);
+    LazyLock::force(&PERIOD_SECONDS);
+    LazyLock::force(&SWEEP_INTERVAL_SECONDS);
+    LazyLock::force(&STATE_STORE);
 }

@@ -407,6 +407,12 @@ impl RetentionStore {
         Ok(())
     }
 
+    /// Reads the RocksDB size, compaction and stall figures of every column family into the
+    /// state-store metrics.
+    pub fn observe_metrics(&self) {
+        crate::metrics::STATE_STORE.observe(&self.db, &FAMILIES);
+    }
+
     /// Flushes memtables to disk, for a clean shutdown.
     pub fn flush(&self) -> Result<(), StoreError> {
         for family in FAMILIES {

@@ -331,6 +331,7 @@ impl RetentionWorker {
             None => 0,
         };
         OLDEST_UNHELD_READ_AGE.set(oldest_age);
+        self.store.observe_metrics();
         timer.observe_duration();
         Ok(SweepOutcome::Completed(report))
     }

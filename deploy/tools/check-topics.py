@@ -42,20 +42,35 @@ def expected_topics():
         key: evaluate(value, {})
         for key, value in re.findall(r"^\s+(\w+_ms|partitions): ([-\d\s*]+),$", source, re.MULTILINE)
     }
-    specs = re.findall(r"spec\(&topics\.(\w+), (compact\(\)|delete_after\(([^()]*)\))\)", source)
+    specs = re.findall(
+        r"spec\(&topics\.(\w+), (compact\(\)|delete_after\(([^()]*)\)|(\w+)\(\))\)", source
+    )
     if not names or "partitions" not in defaults or len(specs) != len(names):
         raise ShapeError(
             f"found {len(names)} topic names and {len(specs)} topic specs in {KAFKA_SOURCE}; "
             "update this script to the new shape of topic_specs"
         )
     topics = {}
-    for field, policy, retention in specs:
+    for field, policy, retention, function in specs:
         if policy == "compact()":
             configs = {"cleanup.policy": "compact"}
+        elif function:
+            configs = configs_of_function(source, function)
         else:
             configs = {"cleanup.policy": "delete", "retention.ms": str(evaluate(retention, defaults))}
         topics[names[field]] = (defaults["partitions"], configs)
     return topics
+
+
+def configs_of_function(source, function):
+    """Return the configs that a function such as `reads_compaction` lists as literal pairs."""
+    body = re.search(rf"fn {function}\(\)[^{{]*\{{(.*?)\n\}}", source, re.DOTALL)
+    if not body:
+        raise ShapeError(f"cannot find fn {function} in {KAFKA_SOURCE.name}")
+    configs = dict(re.findall(r'\("([\w.]+)", "([^"]+)"\.to_string\(\)\)', body.group(1)))
+    if "cleanup.policy" not in configs:
+        raise ShapeError(f"fn {function} in {KAFKA_SOURCE.name} lists no literal cleanup.policy")
+    return configs
 
 
 def declared_topics():

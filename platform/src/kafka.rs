@@ -149,13 +149,15 @@ pub fn topic_specs(settings: &KafkaSettings) -> Vec<TopicSpec> {
 /// an agency's replica) that is down for less than a day still sees the delete when it catches
 /// up. A copy down for longer must rebuild from the topic.
 pub fn reads_compaction() -> Vec<(&'static str, String)> {
-    const HOUR_MS: i64 = 3600 * 1000;
+    // Literal values, so deploy/tools/check-topics.py can compare them with the manifests.
     vec![
         ("cleanup.policy", "compact".to_string()),
-        ("segment.ms", HOUR_MS.to_string()),
-        ("max.compaction.lag.ms", HOUR_MS.to_string()),
+        // One hour each.
+        ("segment.ms", "3600000".to_string()),
+        ("max.compaction.lag.ms", "3600000".to_string()),
         ("min.cleanable.dirty.ratio", "0.1".to_string()),
-        ("delete.retention.ms", (24 * HOUR_MS).to_string()),
+        // One day.
+        ("delete.retention.ms", "86400000".to_string()),
     ]
 }
 

@@ -139,7 +139,10 @@ async fn sigkilled_sweep_completes_after_restart() {
         "alpr_retention_sweep_duration_seconds_bucket",
         "alpr_retention_consumer_lag_records",
         "alpr_retention_oldest_unheld_read_age_seconds",
-        "alpr_retention_expired_reads_held_reads",
+        "alpr_retention_held_reads",
+        "alpr_retention_period_seconds",
+        "alpr_retention_sweep_interval_seconds",
+        "alpr_retention_rocksdb_live_data_bytes{column_family=\"reads\"}",
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }

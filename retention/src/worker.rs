@@ -184,6 +184,7 @@ impl RetentionWorker {
             }
             applied += self.apply_next_batch(Duration::from_millis(200))?;
         }
+        self.store.observe_metrics();
         Ok(applied)
     }
 
@@ -331,7 +332,6 @@ impl RetentionWorker {
             None => 0,
         };
         OLDEST_UNHELD_READ_AGE.set(oldest_age);
-        self.store.observe_metrics();
         timer.observe_duration();
         Ok(SweepOutcome::Completed(report))
     }

@@ -29,10 +29,29 @@ impl Readiness {
     }
 }
 
+/// Registers `alpr_build_info`, a gauge fixed at 1 whose labels name the version and the git
+/// commit of the binary, so dashboards can show which build each instance runs. Safe to call
+/// more than once.
+pub fn register_build_info() {
+    static BUILD_INFO: std::sync::LazyLock<prometheus::IntGaugeVec> =
+        std::sync::LazyLock::new(|| {
+            prometheus::register_int_gauge_vec!(
+                "alpr_build_info",
+                "Always 1; the labels name the version and the git commit of the running binary",
+                &["version", "commit"]
+            )
+            .expect("metric registers once")
+        });
+    BUILD_INFO
+        .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("ALPR_BUILD_COMMIT")])
+        .set(1);
+}
+
 /// Builds the admin routes: `/metrics` renders the process-wide Prometheus registry (which the
 /// `prometheus` crate's `process` feature fills with CPU, memory and file-descriptor metrics),
 /// `/healthz` returns 200 while the process runs, `/readyz` 200 or 503 from `readiness`.
 pub fn admin_router(readiness: Readiness) -> Router {
+    register_build_info();
     Router::new()
         .route("/metrics", get(render_metrics))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -82,5 +101,34 @@ async fn report_readiness(State(readiness): State<Readiness>) -> impl IntoRespon
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_info_names_version_and_commit() {
+        register_build_info();
+        register_build_info();
+        let families = prometheus::gather();
+        let info = families
+            .iter()
+            .find(|family| family.name() == "alpr_build_info")
+            .expect("alpr_build_info is registered");
+        let metrics = info.get_metric();
+        assert_eq!(metrics.len(), 1, "one series per process");
+        let label = |name: &str| {
+            metrics[0]
+                .get_label()
+                .iter()
+                .find(|label| label.name() == name)
+                .map(|label| label.value().to_string())
+        };
+        assert_eq!(label("version").as_deref(), Some(env!("CARGO_PKG_VERSION")));
+        let commit = label("commit").expect("commit label");
+        assert!(!commit.is_empty());
+        assert_eq!(metrics[0].get_gauge().value(), 1.0);
     }
 }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use alpr_platform::ShutdownToken;
 
+use crate::camera_activity::{SilentCameraBoard, SilentCameraReport};
 use crate::store::RetentionStore;
 
 /// Response body for a read the index contains.
@@ -37,10 +38,20 @@ pub struct ErrorBody {
 }
 
 /// Builds the API routes over `store`.
-pub fn router(store: RetentionStore) -> Router {
+/// Builds the API routes: the read lookup, and `GET /v1/cameras/silent`, the latest list of
+/// silent cameras from `silent_cameras`.
+pub fn router(store: RetentionStore, silent_cameras: SilentCameraBoard) -> Router {
+    let cameras = Router::new()
+        .route("/v1/cameras/silent", get(list_silent_cameras))
+        .with_state(silent_cameras);
     Router::new()
         .route("/v1/reads/{read_id}", get(lookup_read))
         .with_state(store)
+        .merge(cameras)
+}
+
+async fn list_silent_cameras(State(board): State<SilentCameraBoard>) -> Json<SilentCameraReport> {
+    Json(board.report())
 }
 
 /// Serves the API on `listener` until `shutdown` is cancelled.
@@ -49,9 +60,19 @@ pub async fn serve(
     store: RetentionStore,
     shutdown: ShutdownToken,
 ) -> std::io::Result<()> {
+    serve_with_cameras(listener, store, SilentCameraBoard::default(), shutdown).await
+}
+
+/// Serves the API like [`serve`], with the silent-camera list of `silent_cameras`.
+pub async fn serve_with_cameras(
+    listener: tokio::net::TcpListener,
+    store: RetentionStore,
+    silent_cameras: SilentCameraBoard,
+    shutdown: ShutdownToken,
+) -> std::io::Result<()> {
     let address = listener.local_addr()?;
     tracing::info!(%address, "read lookup API listening");
-    axum::serve(listener, router(store))
+    axum::serve(listener, router(store, silent_cameras))
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }

@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod camera_activity;
 pub mod holds;
 pub mod metrics;
 pub mod policy;
@@ -63,6 +64,9 @@ pub struct RetentionSettings {
     pub listen: SocketAddr,
     /// Maximum wait for the index to catch up with the topics, in seconds.
     pub catch_up_timeout_seconds: u64,
+    /// When a camera counts as silent, for `alpr_retention_cameras_silent` and
+    /// `GET /v1/cameras/silent`.
+    pub camera_silence: camera_activity::SilenceSettings,
 }
 
 impl Default for RetentionSettings {
@@ -76,6 +80,7 @@ impl Default for RetentionSettings {
             max_tombstones_per_second: 5_000,
             listen: SocketAddr::from(([127, 0, 0, 1], 9465)),
             catch_up_timeout_seconds: 600,
+            camera_silence: camera_activity::SilenceSettings::default(),
         }
     }
 }
@@ -114,6 +119,12 @@ impl RetentionSettings {
                 "retention.sweep_interval_seconds".into(),
                 "must be at least 1 second",
             );
+        }
+        if let Some(problem) = self.camera_silence.problem() {
+            return Err(RetentionError::InvalidSettings {
+                field: "retention.camera_silence".into(),
+                problem,
+            });
         }
         if self.catch_up_timeout_seconds == 0 {
             return invalid(
@@ -168,8 +179,10 @@ pub async fn run(
         .set(i64::try_from(settings.sweep_interval_seconds).unwrap_or(i64::MAX));
     alpr_platform::ensure_topics(&kafka).await?;
 
+    let silence = settings.camera_silence.clone();
+    let worker_clock = clock.clone();
     let worker = tokio::task::spawn_blocking(move || -> Result<RetentionWorker, WorkerError> {
-        let mut worker = RetentionWorker::connect(&settings, &kafka, clock)?;
+        let mut worker = RetentionWorker::connect(&settings, &kafka, worker_clock)?;
         worker.catch_up()?;
         Ok(worker)
     })
@@ -177,7 +190,20 @@ pub async fn run(
     .map_err(|_| RetentionError::WorkerPanicked)??;
 
     let api_stop = ShutdownToken::new();
-    let api = tokio::spawn(api::serve(api_listener, worker.store(), api_stop.clone()));
+    let board = camera_activity::SilentCameraBoard::default();
+    let camera_watch = tokio::spawn(watch_cameras(
+        worker.store(),
+        silence,
+        clock,
+        board.clone(),
+        api_stop.clone(),
+    ));
+    let api = tokio::spawn(api::serve_with_cameras(
+        api_listener,
+        worker.store(),
+        board,
+        api_stop.clone(),
+    ));
     readiness.set_ready(true);
 
     let worker_stop = shutdown.clone();
@@ -188,6 +214,7 @@ pub async fn run(
 
     // The lookup API stops after the worker, so `alpr holds place` gets answers until the end.
     api_stop.cancel();
+    camera_watch.abort();
     match api.await {
         Ok(Err(error)) => tracing::warn!(%error, "read lookup API ended with an error"),
         Err(error) => tracing::warn!(%error, "read lookup API task panicked"),
@@ -196,6 +223,36 @@ pub async fn run(
     outcome??;
     tracing::info!("retention worker stopped");
     Ok(())
+}
+
+/// How often the silent-camera list and gauge are refreshed. Silence is judged in minutes, so a
+/// check every half minute lists a camera well within its window.
+const CAMERA_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Refreshes the silent-camera list from the index until `stop`.
+async fn watch_cameras(
+    store: store::RetentionStore,
+    silence: camera_activity::SilenceSettings,
+    clock: Clock,
+    board: camera_activity::SilentCameraBoard,
+    stop: ShutdownToken,
+) {
+    let mut ticks = tokio::time::interval(CAMERA_CHECK_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let now = clock().timestamp_micros();
+        match store.camera_activities() {
+            Ok(cameras) => {
+                board.publish(camera_activity::silent_cameras(cameras, &silence, now), now);
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot read camera activity for the silent-camera check")
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -75,6 +75,14 @@ pub static SWEEP_INTERVAL_SECONDS: LazyLock<IntGauge> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+pub static SILENT_CAMERAS: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "alpr_retention_cameras_silent",
+        "Cameras whose last read is older than their usual gap between reads allows; GET /v1/cameras/silent on the read lookup API lists them"
+    )
+    .expect("metric registers once")
+});
+
 pub static STATE_STORE: LazyLock<alpr_platform::StateStoreMetrics> = LazyLock::new(|| {
     alpr_platform::StateStoreMetrics::register("retention").expect("metric registers once")
 });
@@ -91,4 +99,5 @@ pub fn register_all() {
     LazyLock::force(&PERIOD_SECONDS);
     LazyLock::force(&SWEEP_INTERVAL_SECONDS);
     LazyLock::force(&STATE_STORE);
+    LazyLock::force(&SILENT_CAMERAS);
 }

@@ -12,7 +12,9 @@
 //!   to read (8 bytes, big-endian). The offset is exclusive: the record at that offset has not
 //!   been applied;
 //! - `sweep`: the plan of a sweep that has started but not finished, so a restarted worker
-//!   completes it instead of counting it twice or not at all.
+//!   completes it instead of counting it twice or not at all;
+//! - `cameras`: camera id → [`CameraActivity`] as JSON (its last read and usual gap between
+//!   reads), for the silent-camera list.
 //!
 //! Records and their offsets change in one write batch, so after a crash the index and the
 //! offsets agree and each topic is read on from where the index stopped.
@@ -26,13 +28,16 @@ use serde::{Deserialize, Serialize};
 
 use alpr_schemas::{decode, CameraRead, EvidenceHold};
 
+use crate::camera_activity::CameraActivity;
+
 const READS: &str = "reads";
 const EXPIRY: &str = "expiry";
 const HOLDS: &str = "holds";
 const HELD: &str = "held";
 const OFFSETS: &str = "offsets";
 const SWEEP: &str = "sweep";
-const FAMILIES: [&str; 6] = [READS, EXPIRY, HOLDS, HELD, OFFSETS, SWEEP];
+const CAMERAS: &str = "cameras";
+const FAMILIES: [&str; 7] = [READS, EXPIRY, HOLDS, HELD, OFFSETS, SWEEP, CAMERAS];
 
 const PENDING_SWEEP_KEY: &[u8] = b"pending";
 
@@ -170,17 +175,29 @@ impl RetentionStore {
         let mut pending_reads: HashMap<Vec<u8>, Option<IndexedRead>> = HashMap::new();
         let mut pending_holds: HashMap<Vec<u8>, Option<Vec<String>>> = HashMap::new();
         let mut next_offsets: HashMap<(SourceTopic, i32), i64> = HashMap::new();
+        let mut cameras: HashMap<String, CameraActivity> = HashMap::new();
 
         for record in records {
             next_offsets.insert((record.topic, record.partition), record.offset + 1);
             match record.topic {
                 SourceTopic::Reads => {
-                    self.apply_read(&mut batch, &mut pending_reads, record, &mut summary)?
+                    if let Some(read) =
+                        self.apply_read(&mut batch, &mut pending_reads, record, &mut summary)?
+                    {
+                        self.note_camera_read(&mut cameras, &read)?;
+                    }
                 }
                 SourceTopic::Holds => {
                     self.apply_hold(&mut batch, &mut pending_holds, record, &mut summary)?
                 }
             }
+        }
+        for (camera_id, activity) in &cameras {
+            batch.put_cf(
+                self.family(CAMERAS),
+                camera_id.as_bytes(),
+                to_json(activity),
+            );
         }
         for ((topic, partition), offset) in next_offsets {
             let mut key = vec![topic.tag()];
@@ -191,13 +208,14 @@ impl RetentionStore {
         Ok(summary)
     }
 
+    /// Stages one record of the reads topic. Returns the read when it was indexed.
     fn apply_read(
         &self,
         batch: &mut WriteBatch,
         pending: &mut HashMap<Vec<u8>, Option<IndexedRead>>,
         record: &TopicRecord,
         summary: &mut ApplySummary,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<CameraRead>, StoreError> {
         let previous = match pending.get(&record.key) {
             Some(value) => value.clone(),
             None => self.indexed_read_by_key(&record.key)?,
@@ -215,7 +233,7 @@ impl RetentionStore {
                 summary.reads_removed += 1;
             }
             pending.insert(record.key.clone(), None);
-            return Ok(());
+            return Ok(None);
         };
         let read = match decode::<CameraRead>(payload) {
             Ok(read) => read,
@@ -230,14 +248,14 @@ impl RetentionStore {
                         [],
                     );
                 }
-                return Ok(());
+                return Ok(None);
             }
         };
         let indexed = IndexedRead {
             captured_at: read.captured_at,
             partition: record.partition,
-            organisation_id: read.organisation_id,
-            image_ref: read.image_ref,
+            organisation_id: read.organisation_id.clone(),
+            image_ref: read.image_ref.clone(),
         };
         batch.put_cf(self.family(READS), &record.key, to_json(&indexed));
         batch.put_cf(
@@ -247,7 +265,48 @@ impl RetentionStore {
         );
         pending.insert(record.key.clone(), Some(indexed));
         summary.reads_indexed += 1;
+        Ok(Some(read))
+    }
+
+    /// Takes a read into its camera's activity, staged in `cameras` until the batch is written.
+    fn note_camera_read(
+        &self,
+        cameras: &mut HashMap<String, CameraActivity>,
+        read: &CameraRead,
+    ) -> Result<(), StoreError> {
+        if let Some(activity) = cameras.get_mut(&read.camera_id) {
+            activity.record_read(read.received_at);
+            return Ok(());
+        }
+        let activity = match self
+            .db
+            .get_cf(self.family(CAMERAS), read.camera_id.as_bytes())?
+        {
+            Some(bytes) => {
+                let mut activity: CameraActivity = from_json(read.camera_id.as_bytes(), &bytes)?;
+                activity.record_read(read.received_at);
+                activity
+            }
+            None => CameraActivity::first_read(&read.organisation_id, read.received_at),
+        };
+        cameras.insert(read.camera_id.clone(), activity);
         Ok(())
+    }
+
+    /// Returns the activity of every camera that has sent a read, by camera id.
+    pub fn camera_activities(&self) -> Result<Vec<(String, CameraActivity)>, StoreError> {
+        let mut cameras = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.family(CAMERAS), IteratorMode::Start)
+        {
+            let (key, value) = item?;
+            cameras.push((
+                String::from_utf8_lossy(&key).into_owned(),
+                from_json(&key, &value)?,
+            ));
+        }
+        Ok(cameras)
     }
 
     fn apply_hold(

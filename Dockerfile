@@ -22,12 +22,11 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && install -D target/release/alpr /out/alpr
 
 FROM debian:bookworm-slim AS runtime
-# The binary links zlib and the C++ runtime dynamically; librdkafka and RocksDB are linked in.
-# ca-certificates lets librdkafka verify brokers against the system store when TLS is enabled.
-# NOTE: once the rdkafka `ssl` feature is enabled, the binary also needs libssl3 (and
-# libsasl2-2 for the `gssapi` feature) here.
+# The binary links zlib, OpenSSL (librdkafka's TLS) and the C++ runtime dynamically; librdkafka
+# and RocksDB are linked in. ca-certificates lets librdkafka verify brokers against the system
+# store.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates zlib1g \
+    && apt-get install -y --no-install-recommends ca-certificates zlib1g libssl3 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 alpr \
     && useradd --system --uid 10001 --gid alpr --home-dir /var/lib/alpr --shell /usr/sbin/nologin alpr \

@@ -2,7 +2,10 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{register_histogram, register_int_counter_vec, Histogram, IntCounterVec};
+use prometheus::{
+    register_histogram, register_int_counter_vec, register_int_gauge_vec, Histogram, IntCounterVec,
+    IntGaugeVec,
+};
 
 pub static READS_ACCEPTED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
@@ -27,6 +30,15 @@ pub static DEAD_LETTERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
         "alpr_ingest_dead_letters_total",
         "Raw-topic records sent to the dead-letter topic, by reason",
         &["reason"]
+    )
+    .expect("metric registers once")
+});
+
+pub static RAW_CONSUMER_LAG: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register_int_gauge_vec!(
+        "alpr_ingest_raw_consumer_lag_records",
+        "Records on alpr.reads.raw not yet consumed, per partition, from librdkafka statistics",
+        &["partition"]
     )
     .expect("metric registers once")
 });

@@ -9,12 +9,16 @@
 use std::time::Duration;
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+
+use alpr_platform::consumer_lag::PartitionLagContext;
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use alpr_platform::{KafkaSettings, ShutdownToken};
 
-use crate::metrics::{DEAD_LETTERS, PATH_RAW_TOPIC, READS_ACCEPTED, READS_REJECTED};
+use crate::metrics::{
+    DEAD_LETTERS, PATH_RAW_TOPIC, RAW_CONSUMER_LAG, READS_ACCEPTED, READS_REJECTED,
+};
 use crate::publisher::{PublishError, ReadPublisher};
 use crate::submission::parse_submission;
 use crate::validate::{validate_submission, RejectReason, Rejection, ValidationLimits};
@@ -37,7 +41,8 @@ pub async fn consume_raw_topic(
     shutdown: ShutdownToken,
 ) -> Result<(), rdkafka::error::KafkaError> {
     let topics = settings.topics();
-    let consumer: StreamConsumer = settings
+    let lag = PartitionLagContext::new(topics.reads_raw.clone(), RAW_CONSUMER_LAG.clone());
+    let consumer: StreamConsumer<PartitionLagContext> = settings
         .client_config()
         .set(
             "group.id",
@@ -46,7 +51,8 @@ pub async fn consume_raw_topic(
         .set("enable.auto.commit", "true")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .create()?;
+        .set("statistics.interval.ms", "5000")
+        .create_with_context(lag)?;
     consumer.subscribe(&[&topics.reads_raw])?;
     let dead_letters: FutureProducer = settings
         .client_config()

@@ -47,18 +47,7 @@ pub struct ReadsConsumerContext {
 
 impl ClientContext for ReadsConsumerContext {
     fn stats(&self, statistics: Statistics) {
-        let Some(topic) = statistics.topics.get(&self.topic) else {
-            return;
-        };
-        for (partition, stats) in &topic.partitions {
-            // librdkafka reports the internal unassigned partition as -1 and lag as -1 when
-            // unknown; neither is a real partition's lag.
-            if *partition >= 0 && stats.consumer_lag >= 0 {
-                CONSUMER_LAG
-                    .with_label_values(&[&partition.to_string()])
-                    .set(stats.consumer_lag);
-            }
-        }
+        alpr_platform::consumer_lag::report_partition_lag(&statistics, &self.topic, &CONSUMER_LAG);
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod consumer_lag;
 pub mod kafka;
 pub mod partition;
 pub mod shutdown;

@@ -44,9 +44,9 @@ pub static SWEEP_DURATION: LazyLock<Histogram> = LazyLock::new(|| {
 pub static CONSUMER_LAG: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     register_int_gauge_vec!(
         "alpr_retention_consumer_lag_records",
-        "Records not yet applied to the retention index, per topic (reads or holds), measured at \
-         the start of each sweep",
-        &["topic"]
+        "Records not yet applied to the retention index, per topic (reads or holds) and partition, \
+         measured at each catch-up, so at least once per sweep",
+        &["topic", "partition"]
     )
     .expect("metric registers once")
 });

@@ -158,7 +158,6 @@ impl RetentionWorker {
     /// when called, and reports the lag found at the start.
     pub fn catch_up(&mut self) -> Result<usize, WorkerError> {
         let mut ends = HashMap::new();
-        let mut lag: HashMap<SourceTopic, i64> = HashMap::new();
         for (&(kind, partition), &applied) in &self.positions {
             let (_, high) = self.consumer.fetch_watermarks(
                 self.topic_name(kind),
@@ -166,12 +165,9 @@ impl RetentionWorker {
                 Duration::from_secs(10),
             )?;
             ends.insert((kind, partition), high);
-            *lag.entry(kind).or_default() += (high - applied).max(0);
-        }
-        for (kind, records) in lag {
             CONSUMER_LAG
-                .with_label_values(&[kind_label(kind)])
-                .set(records);
+                .with_label_values(&[kind_label(kind), &partition.to_string()])
+                .set((high - applied).max(0));
         }
         let deadline = Instant::now() + self.catch_up_timeout;
         let mut applied = 0;

@@ -165,6 +165,20 @@ def pipeline_overview():
                 "credentials, queue_full at broker back-pressure.",
             ),
             panel(
+                "Share of reads rejected, by reason",
+                [
+                    (
+                        f"sum by (reason) (rate(alpr_ingest_reads_rejected_total{{{NAMESPACE_MATCHER}}}[5m])) "
+                        f"/ scalar(sum(rate(alpr_ingest_reads_accepted_total{{{NAMESPACE_MATCHER}}}[5m])) "
+                        f"+ sum(rate(alpr_ingest_reads_rejected_total{{{NAMESPACE_MATCHER}}}[5m])))",
+                        "{{reason}}",
+                    )
+                ],
+                "percentunit",
+                "Rejected reads of each reason as a share of all reads ingest received. A share "
+                "that jumps points at one camera model or firmware sending a new format.",
+            ),
+            panel(
                 "Suppressed repeat alerts per second by list",
                 [(f"sum by (list) (rate(alpr_matcher_alerts_suppressed_total{{{NAMESPACE_MATCHER}}}[5m]))", "{{list}}")],
                 "reqps",

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
+use alpr_images::ImageSettings;
 use alpr_ingest::IngestSettings;
 use alpr_matcher::MatcherSettings;
 use alpr_platform::KafkaSettings;
@@ -18,6 +19,8 @@ pub struct AppConfig {
     pub ingest: IngestSettings,
     pub matcher: MatcherSettings,
     pub retention: RetentionSettings,
+    /// The image store, shared by ingest (which stores images) and retention (which deletes them).
+    pub images: ImageSettings,
     pub log: LogSettings,
 }
 

@@ -30,15 +30,23 @@ pub async fn run_components(
 
     if set.ingest {
         let listener = alpr_ingest::bind(config.ingest.listen).await?;
+        let images = alpr_images::ImageStore::open(&config.images)?;
         let (settings, kafka, stop) = (
             config.ingest.clone(),
             config.kafka.clone(),
             shutdown.clone(),
         );
         tasks.spawn(async move {
-            alpr_ingest::run(settings, kafka, listener, Arc::new(chrono::Utc::now), stop)
-                .await
-                .context("ingest")?;
+            alpr_ingest::run(
+                settings,
+                kafka,
+                listener,
+                Arc::new(chrono::Utc::now),
+                Some(images),
+                stop,
+            )
+            .await
+            .context("ingest")?;
             Ok("ingest")
         });
     }

@@ -371,12 +371,14 @@ async fn start_demo_components(
 
     let mut tasks = Vec::new();
     let (kafka, stop) = (config.kafka.clone(), shutdown.clone());
+    // The demo's synthetic reads carry no images, so it needs no image store.
     tasks.push(tokio::spawn(async move {
         alpr_ingest::run(
             ingest_settings,
             kafka,
             listener,
             Arc::new(chrono::Utc::now),
+            None,
             stop,
         )
         .await

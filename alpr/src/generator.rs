@@ -104,6 +104,7 @@ impl TrafficGenerator {
             }),
             vehicle: None,
             image_ref: None,
+            image: None,
         }
     }
 }

@@ -95,6 +95,7 @@ pub async fn execute_retention(
 /// Runs the retention worker with the admin server until `shutdown`.
 async fn run_worker(config: AppConfig, shutdown: ShutdownToken) -> anyhow::Result<()> {
     config.retention.validate()?;
+    let images = alpr_images::ImageStore::open(&config.images)?;
     let readiness = Readiness::default();
     let admin_listener = bind_admin(config.admin.listen).await?;
     let api_listener = alpr_retention::api::bind(config.retention.listen).await?;
@@ -110,6 +111,7 @@ async fn run_worker(config: AppConfig, shutdown: ShutdownToken) -> anyhow::Resul
         config.kafka,
         api_listener,
         Arc::new(chrono::Utc::now),
+        images,
         readiness,
         shutdown,
     )

@@ -1,6 +1,6 @@
 //! The retention worker killed with SIGKILL during a sweep completes that sweep after a
-//! restart: every read past its period is tombstoned, no held read is, and the purge log counts
-//! each deleted read once.
+//! restart: every read past its period is tombstoned and its image deleted, no held read is
+//! tombstoned or loses its image, and the purge log counts each deleted read once.
 
 // A failed set-up step should stop the test with its error, which is what unwrap does.
 #![allow(clippy::unwrap_used)]
@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
+use futures::StreamExt;
+
+use alpr_images::{image_key, ImageMediaType, ImageStore};
 use alpr_platform::partition_for_key;
 use alpr_platform::testkit::{fresh_settings, read_topic, wait_for_records};
 use alpr_schemas::{encode, EvidenceHold};
@@ -30,9 +33,35 @@ async fn sigkilled_sweep_completes_after_restart() {
 
     // Every read is 40 days old by the real clock, so past the default 30-day period.
     let captured_at = (chrono::Utc::now() - chrono::Duration::days(40)).timestamp_micros();
+    // Every read has an image in the store that the worker is given, as ingest stores them.
+    let images_folder = folder.path().join("images");
+    let images = ImageStore::local(&images_folder).unwrap();
     let reads: Vec<_> = (0..READS)
-        .map(|index| camera_read(captured_at + index as i64, &format!("K{index:06}")))
+        .map(|index| {
+            let mut read = camera_read(captured_at + index as i64, &format!("K{index:06}"));
+            read.image_ref = Some(image_key(
+                &read.organisation_id,
+                alpr_schemas::from_micros(read.captured_at),
+                &read.read_id,
+                ImageMediaType::Jpeg,
+            ));
+            read
+        })
         .collect();
+    let stored: Vec<_> = futures::stream::iter(&reads)
+        .map(|read| {
+            let image_ref = read.image_ref.clone().unwrap();
+            let images = images.clone();
+            async move {
+                images
+                    .put(&image_ref, alpr_replay::PLACEHOLDER_JPEG.into())
+                    .await
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    assert!(stored.iter().all(Result::is_ok));
     publish_reads(&kafka, &reads).await;
 
     // Holds go straight to the holds topic, before the worker starts.
@@ -143,6 +172,8 @@ async fn sigkilled_sweep_completes_after_restart() {
         "alpr_retention_period_seconds",
         "alpr_retention_sweep_interval_seconds",
         "alpr_retention_rocksdb_live_data_bytes{column_family=\"reads\"}",
+        "alpr_retention_images_deleted_total",
+        "alpr_retention_pending_image_deletions",
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
@@ -175,6 +206,16 @@ async fn sigkilled_sweep_completes_after_restart() {
     .unwrap();
     let status = restarted.0.wait().unwrap();
     assert!(status.success(), "retention exit after SIGTERM: {status}");
+
+    // The held reads keep their images, and every other image is gone.
+    let held_images: BTreeSet<std::path::PathBuf> = reads
+        .iter()
+        .filter(|read| held.contains(&read.read_id))
+        .map(|read| images.local_path(read.image_ref.as_ref().unwrap()).unwrap())
+        .collect();
+    assert_eq!(held_images.len(), HELD);
+    let left: BTreeSet<std::path::PathBuf> = files_under(&images_folder).into_iter().collect();
+    assert_eq!(left, held_images, "only the held reads' images remain");
 
     let report = run_alpr(
         &kafka,

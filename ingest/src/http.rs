@@ -11,12 +11,14 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
 
 use alpr_schemas::CameraRead;
 
 use crate::auth::{bearer_token, Access};
+use crate::image::{decode_image, discard_image, store_image, AdmittedImage};
 use crate::metrics::{PATH_HTTP, PUBLISH_SECONDS, READS_ACCEPTED, READS_REJECTED};
 use crate::publisher::PublishError;
 use crate::submission::parse_submission;
@@ -25,6 +27,9 @@ use crate::IngestState;
 
 /// Source recorded on reads that arrive over HTTP in alpr's own JSON form.
 pub const HTTP_SOURCE: &str = "http-json";
+
+/// Images of one batch written to the image store at the same time.
+const MAX_CONCURRENT_IMAGE_WRITES: usize = 16;
 
 pub fn router(state: Arc<IngestState>) -> Router {
     Router::new()
@@ -139,9 +144,22 @@ async fn discard_body(body: Body) {
     let _ = drained.await;
 }
 
-/// Checks the camera against the token and validates the read.
-fn admit(state: &IngestState, token: Option<&str>, bytes: &[u8]) -> Result<CameraRead, Rejection> {
-    let submission = parse_submission(bytes)?;
+/// A validated read and the image that came with it, not yet stored.
+struct AdmittedRead {
+    read: CameraRead,
+    image: Option<AdmittedImage>,
+    /// Whether the camera sent an event id. Its read id, and so its image key, is then the same
+    /// for every copy of the read the camera sends.
+    has_event_id: bool,
+}
+
+/// Checks the camera against the token and validates the read and its image.
+fn admit(
+    state: &IngestState,
+    token: Option<&str>,
+    bytes: &[u8],
+) -> Result<AdmittedRead, Rejection> {
+    let mut submission = parse_submission(bytes)?;
     let camera_id = submission.camera_id.clone().unwrap_or_default();
     let organisation = match state.tokens.check(token, camera_id.trim()) {
         Access::Granted { organisation } => organisation.to_string(),
@@ -167,23 +185,110 @@ fn admit(state: &IngestState, token: Option<&str>, bytes: &[u8]) -> Result<Camer
             ))
         }
     };
-    validate_submission(
+    let image = submission
+        .image
+        .take()
+        .map(|image| admit_image(state, image, submission.image_ref.is_some()))
+        .transpose()?;
+    let has_event_id = submission.event_id.is_some();
+    let read = validate_submission(
         submission,
         &organisation,
         HTTP_SOURCE,
         (state.clock)(),
         state.validation_limits(),
-    )
+    )?;
+    Ok(AdmittedRead {
+        read,
+        image,
+        has_event_id,
+    })
+}
+
+fn admit_image(
+    state: &IngestState,
+    image: crate::submission::SubmittedImage,
+    has_image_ref: bool,
+) -> Result<AdmittedImage, Rejection> {
+    if has_image_ref {
+        return Err(Rejection::new(
+            RejectReason::InvalidImage,
+            "image",
+            "a read carries either image or image_ref, not both",
+        ));
+    }
+    if state.images.is_none() {
+        return Err(Rejection::new(
+            RejectReason::InvalidImage,
+            "image",
+            "this ingest has no image store configured, so it does not accept images; send the read without image",
+        ));
+    }
+    decode_image(image, state.settings.max_image_bytes)
+}
+
+/// A read ready to publish, and whether its image may be deleted if the read is not published.
+struct StoredRead {
+    read: CameraRead,
+    /// True when ingest stored the image under a key that no other copy of the read can name,
+    /// because the read id is a fresh UUIDv7. An image under an event-based key may belong to an
+    /// earlier copy of the same read that the broker did accept.
+    image_discardable: bool,
+}
+
+/// Stores the image of an admitted read, if it has one, and returns the read ready to publish.
+async fn store_admitted(
+    state: &IngestState,
+    admitted: AdmittedRead,
+) -> Result<StoredRead, Rejection> {
+    let AdmittedRead {
+        mut read,
+        image,
+        has_event_id,
+    } = admitted;
+    let mut image_discardable = false;
+    if let (Some(image), Some(store)) = (image, &state.images) {
+        store_image(store, &mut read, image).await?;
+        image_discardable = !has_event_id;
+    }
+    Ok(StoredRead {
+        read,
+        image_discardable,
+    })
+}
+
+/// Deletes the image that ingest stored for a read that never reached the producer. Only a full
+/// queue proves that: after other errors the broker may still have written the read.
+///
+/// NOTE: an image kept after such an error stays in the store without a read if the broker in
+/// fact did not write it; nothing deletes it later.
+async fn discard_unpublished(state: &IngestState, stored: &StoredRead, error: &PublishError) {
+    if !matches!(error, PublishError::QueueFull) || !stored.image_discardable {
+        return;
+    }
+    if let Some(store) = &state.images {
+        discard_image(store, &stored.read).await;
+    }
 }
 
 async fn accept_single(state: &IngestState, token: Option<&str>, bytes: &[u8]) -> Response {
-    let read = match admit(state, token, bytes) {
-        Ok(read) => read,
+    let admitted = match admit(state, token, bytes) {
+        Ok(admitted) => admitted,
+        Err(rejection) => return reject(rejection),
+    };
+    // The image is stored before the read is produced, so an accepted read never names a
+    // missing image.
+    let stored = match store_admitted(state, admitted).await {
+        Ok(stored) => stored,
         Err(rejection) => return reject(rejection),
     };
     let started = Instant::now();
-    let result = state.publisher.publish(&read).await;
+    let result = state.publisher.publish(&stored.read).await;
     PUBLISH_SECONDS.observe(started.elapsed().as_secs_f64());
+    if let Err(error) = &result {
+        discard_unpublished(state, &stored, error).await;
+    }
+    let read = stored.read;
     match result {
         Ok(()) => {
             READS_ACCEPTED.with_label_values(&[PATH_HTTP]).inc();
@@ -220,7 +325,7 @@ impl LineRejection {
 }
 
 async fn accept_batch(state: &IngestState, token: Option<&str>, bytes: &[u8]) -> Response {
-    let mut admitted: Vec<(usize, CameraRead)> = Vec::new();
+    let mut admitted: Vec<(usize, AdmittedRead)> = Vec::new();
     let mut rejected: Vec<LineRejection> = Vec::new();
     let mut line_count = 0;
     for (index, line) in bytes.split(|&byte| byte == b'\n').enumerate() {
@@ -251,16 +356,37 @@ async fn accept_batch(state: &IngestState, token: Option<&str>, bytes: &[u8]) ->
         ));
     }
 
-    let reads: Vec<CameraRead> = admitted.iter().map(|(_, read)| read.clone()).collect();
+    // Images are stored first, a bounded number at a time, and only reads whose image is
+    // stored go on to the broker.
+    let stored: Vec<(usize, Result<StoredRead, Rejection>)> = futures::stream::iter(admitted)
+        .map(|(line, admitted)| async move { (line, store_admitted(state, admitted).await) })
+        .buffered(MAX_CONCURRENT_IMAGE_WRITES)
+        .collect()
+        .await;
+    let mut to_publish: Vec<(usize, StoredRead)> = Vec::with_capacity(stored.len());
+    for (line, result) in stored {
+        match result {
+            Ok(stored) => to_publish.push((line, stored)),
+            Err(rejection) => rejected.push(LineRejection::new(line, rejection)),
+        }
+    }
+
+    let reads: Vec<CameraRead> = to_publish
+        .iter()
+        .map(|(_, stored)| stored.read.clone())
+        .collect();
     let started = Instant::now();
     let results = state.publisher.publish_all(&reads).await;
     PUBLISH_SECONDS.observe(started.elapsed().as_secs_f64());
 
     let mut read_ids = Vec::with_capacity(reads.len());
-    for ((line, read), result) in admitted.into_iter().zip(results) {
+    for ((line, stored), result) in to_publish.into_iter().zip(results) {
         match result {
-            Ok(()) => read_ids.push(read.read_id),
-            Err(error) => rejected.push(LineRejection::new(line, publish_rejection(&error))),
+            Ok(()) => read_ids.push(stored.read.read_id),
+            Err(error) => {
+                discard_unpublished(state, &stored, &error).await;
+                rejected.push(LineRejection::new(line, publish_rejection(&error)));
+            }
         }
     }
     rejected.sort_by_key(|rejection| rejection.line);
@@ -327,7 +453,7 @@ fn reject(rejection: Rejection) -> Response {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        RejectReason::QueueFull | RejectReason::PublishFailed => {
+        RejectReason::QueueFull | RejectReason::PublishFailed | RejectReason::ImageStoreFailed => {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod http;
+pub mod image;
 pub mod metrics;
 pub mod publisher;
 pub mod raw_topic;
@@ -16,6 +17,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
+use alpr_images::ImageStore;
 use alpr_platform::{KafkaSettings, ShutdownToken};
 
 pub use auth::{CameraToken, TokenTable};
@@ -31,6 +33,9 @@ pub struct IngestSettings {
     pub listen: SocketAddr,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Largest image accepted with a read, in bytes after base64 decoding. The base64 text is
+    /// a third larger and must fit in `max_body_bytes` with the rest of the request.
+    pub max_image_bytes: usize,
     /// Maximum number of reads in one NDJSON batch.
     pub max_batch_lines: usize,
     /// How far `captured_at` may lie in the future, in seconds, for camera clocks that run ahead.
@@ -50,6 +55,7 @@ impl Default for IngestSettings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 5 * 1024 * 1024,
+            max_image_bytes: 2 * 1024 * 1024,
             max_batch_lines: 10_000,
             max_clock_skew_seconds: 300,
             producer_queue_max_messages: 100_000,
@@ -69,6 +75,8 @@ pub struct IngestState {
     pub tokens: TokenTable,
     pub publisher: ReadPublisher,
     pub clock: Clock,
+    /// Image store for images sent with reads; `None` rejects reads that carry an image.
+    pub images: Option<ImageStore>,
 }
 
 impl IngestState {
@@ -93,14 +101,18 @@ pub enum IngestError {
 }
 
 /// Runs ingest until `shutdown`: the HTTP server on `listener` and, when enabled, the raw topic
-/// intake. In-flight requests finish before it returns, and the producer is flushed.
+/// intake. Images sent with reads go to `images`; without a store such reads are rejected.
+/// In-flight requests finish before it returns, and the producer is flushed.
 pub async fn run(
     settings: IngestSettings,
     kafka: KafkaSettings,
     listener: TcpListener,
     clock: Clock,
+    images: Option<ImageStore>,
     shutdown: ShutdownToken,
 ) -> Result<(), IngestError> {
+    std::sync::LazyLock::force(&metrics::IMAGES_STORED);
+    std::sync::LazyLock::force(&metrics::IMAGE_STORE_FAILURES);
     alpr_platform::ensure_topics(&kafka).await?;
     let publisher = ReadPublisher::connect(
         &kafka,
@@ -115,6 +127,7 @@ pub async fn run(
         publisher: publisher.clone(),
         clock,
         settings: settings.clone(),
+        images,
     });
 
     let raw_intake = settings.consume_raw_topic.then(|| {
@@ -128,7 +141,8 @@ pub async fn run(
     });
 
     let address = listener.local_addr().map_err(IngestError::Serve)?;
-    tracing::info!(%address, tokens = settings.tokens.len(), "ingest listening");
+    let image_store = state.images.as_ref().map(ImageStore::location);
+    tracing::info!(%address, tokens = settings.tokens.len(), image_store, "ingest listening");
     if settings.tokens.is_empty() {
         tracing::warn!("no camera tokens are configured, so every HTTP read is rejected with 401; add [[ingest.tokens]] to the configuration");
     }

@@ -3,8 +3,8 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    register_histogram, register_int_counter_vec, register_int_gauge_vec, Histogram, IntCounterVec,
-    IntGaugeVec,
+    register_histogram, register_int_counter, register_int_counter_vec, register_int_gauge_vec,
+    Histogram, IntCounter, IntCounterVec, IntGaugeVec,
 };
 
 pub static READS_ACCEPTED: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -48,6 +48,24 @@ pub static PUBLISH_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
         "alpr_ingest_publish_seconds",
         "Time from handing a batch of reads to the producer until the broker acknowledged all of them",
         vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]
+    )
+    .expect("metric registers once")
+});
+
+pub static IMAGES_STORED: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "alpr_ingest_images_stored_total",
+        "Images of reads written to the image store"
+    )
+    .expect("metric registers once")
+});
+
+pub static IMAGE_STORE_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "alpr_ingest_image_store_failures_total",
+        "Image store operations that failed, by operation: put (the read was rejected with 503) \
+         or delete (an image of a read the broker did not accept stayed in the store)",
+        &["operation"]
     )
     .expect("metric registers once")
 });

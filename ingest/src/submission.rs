@@ -20,8 +20,23 @@ pub struct ReadSubmission {
     pub plate: Option<SubmittedPlate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vehicle: Option<SubmittedVehicle>,
+    /// Reference to an image the sender stored itself. A read carries either this or `image`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_ref: Option<String>,
+    /// A rear-of-vehicle image for ingest to store in the image store; the read on the topic
+    /// then carries the stored object's key as `image_ref`. Accepted over HTTP only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<SubmittedImage>,
+}
+
+/// An image sent inline with a read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmittedImage {
+    /// `image/jpeg` or `image/png`.
+    pub media_type: String,
+    /// The image bytes in standard base64 (RFC 4648, with padding).
+    pub base64: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,8 +123,9 @@ pub fn parse_submission(bytes: &[u8]) -> Result<ReadSubmission, crate::validate:
 /// Paths of the nested objects of a read. Serde accepts a JSON array in place of a struct (as
 /// its fields in order), which would silently read `"plate": ["7ABC123"]` as a plate, so these
 /// are checked to be objects first.
-const OBJECT_FIELDS: [&str; 7] = [
+const OBJECT_FIELDS: [&str; 8] = [
     "/location",
+    "/image",
     "/plate",
     "/vehicle",
     "/vehicle/make",

@@ -31,10 +31,12 @@ pub enum RejectReason {
     InvalidValue,
     Unauthenticated,
     Forbidden,
+    InvalidImage,
     TooLarge,
     UnsupportedMediaType,
     QueueFull,
     PublishFailed,
+    ImageStoreFailed,
 }
 
 impl RejectReason {
@@ -46,12 +48,14 @@ impl RejectReason {
             Self::InvalidLocation => "invalid_location",
             Self::InvalidTime => "invalid_time",
             Self::InvalidValue => "invalid_value",
+            Self::InvalidImage => "invalid_image",
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
             Self::TooLarge => "too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::QueueFull => "queue_full",
             Self::PublishFailed => "publish_failed",
+            Self::ImageStoreFailed => "image_store_failed",
         }
     }
 
@@ -63,12 +67,13 @@ impl RejectReason {
             | Self::InvalidPlate
             | Self::InvalidLocation
             | Self::InvalidTime
-            | Self::InvalidValue => 422,
+            | Self::InvalidValue
+            | Self::InvalidImage => 422,
             Self::Unauthenticated => 401,
             Self::Forbidden => 403,
             Self::TooLarge => 413,
             Self::UnsupportedMediaType => 415,
-            Self::QueueFull | Self::PublishFailed => 503,
+            Self::QueueFull | Self::PublishFailed | Self::ImageStoreFailed => 503,
         }
     }
 }
@@ -130,6 +135,15 @@ pub fn validate_submission(
         vehicle_type: validate_attribute(vehicle.vehicle_type, "vehicle.type")?,
         colour: validate_attribute(vehicle.colour, "vehicle.colour")?,
     };
+    if submission.image.is_some() {
+        // The HTTP path takes the image out and stores it before calling this function, so an
+        // image still here came through a path that cannot store it.
+        return Err(Rejection::new(
+            RejectReason::InvalidImage,
+            "image",
+            "images are accepted only by POST /v1/reads; send the read there, or store the image yourself and send image_ref",
+        ));
+    }
     let image_ref = optional_text(submission.image_ref, "image_ref", 1024)?;
 
     let read_id = match &event_id {
@@ -415,11 +429,28 @@ mod tests {
             }),
             vehicle: None,
             image_ref: None,
+            image: None,
         }
     }
 
     fn validate(submission: ReadSubmission) -> Result<CameraRead, Rejection> {
         validate_submission(submission, "spd", "test", now(), limits())
+    }
+
+    #[test]
+    fn inline_image_outside_http_is_rejected() {
+        let with_image = ReadSubmission {
+            image: Some(crate::submission::SubmittedImage {
+                media_type: "image/jpeg".into(),
+                base64: "/9j/4A==".into(),
+            }),
+            ..submission()
+        };
+        let rejection = validate(with_image).err();
+        assert_eq!(
+            rejection.map(|rejection| (rejection.reason, rejection.field)),
+            Some((RejectReason::InvalidImage, "image".to_string()))
+        );
     }
 
     #[test]

@@ -50,6 +50,7 @@ impl RunningIngest {
             kafka.clone(),
             listener,
             Arc::new(fixed_now),
+            None,
             shutdown.clone(),
         ));
         Self {

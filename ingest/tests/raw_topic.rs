@@ -84,6 +84,7 @@ async fn unparseable_raw_records_go_to_dead_letters() {
         kafka.clone(),
         listener,
         Arc::new(chrono::Utc::now),
+        None,
         shutdown.clone(),
     ));
 

@@ -29,7 +29,7 @@ mod summary;
 pub use run::{replay, ReplayError, ReplayOptions};
 pub use sink::{
     BatchOutcome, HttpSink, HttpSinkConfig, KafkaSink, KafkaSinkConfig, LineRejection, ReadSink,
-    RetryPolicy, SinkError,
+    RetryPolicy, SinkError, PLACEHOLDER_JPEG,
 };
 pub use source::{
     CsvSource, ReplaySource, RowError, SeattleSource, SourceError, SourceFormat, SourceRow,

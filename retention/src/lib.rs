@@ -7,7 +7,9 @@
 //! with both topics, plans which reads have passed their period and are under no hold, stores
 //! that plan, writes one tombstone per read into the read's own partition, appends a line to the
 //! purge log and forgets the plan. A worker killed during a sweep finds the plan at restart and
-//! completes it, so every planned read is tombstoned and logged once.
+//! completes it, so every planned read is tombstoned and logged once. The image of each
+//! tombstoned read is deleted from the image store once the broker has acknowledged the
+//! tombstone (see [`image_deletion`]); a held read keeps its image.
 //!
 //! NOTE: one worker serves a whole deployment. It assigns itself every partition instead of
 //! joining a consumer group, because every sweep needs every hold; two workers on the same
@@ -17,6 +19,7 @@ pub mod api;
 pub mod audit;
 pub mod camera_activity;
 pub mod holds;
+pub mod image_deletion;
 pub mod metrics;
 pub mod policy;
 pub mod purge_log;
@@ -31,6 +34,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use alpr_images::ImageStore;
 use alpr_platform::{KafkaSettings, Readiness, ShutdownToken};
 
 pub use policy::RetentionPolicy;
@@ -156,12 +160,14 @@ pub enum RetentionError {
 }
 
 /// Runs the retention worker until `shutdown`: catches up with the reads and holds topics,
-/// serves the read lookup API on `api_listener`, marks itself ready, then sweeps every interval.
+/// serves the read lookup API on `api_listener`, marks itself ready, then sweeps every interval,
+/// deleting the images of tombstoned reads from `images`.
 pub async fn run(
     settings: RetentionSettings,
     kafka: KafkaSettings,
     api_listener: tokio::net::TcpListener,
     clock: Clock,
+    images: ImageStore,
     readiness: Readiness,
     shutdown: ShutdownToken,
 ) -> Result<(), RetentionError> {
@@ -182,7 +188,8 @@ pub async fn run(
     let silence = settings.camera_silence.clone();
     let worker_clock = clock.clone();
     let worker = tokio::task::spawn_blocking(move || -> Result<RetentionWorker, WorkerError> {
-        let mut worker = RetentionWorker::connect(&settings, &kafka, worker_clock)?;
+        let mut worker =
+            RetentionWorker::connect(&settings, &kafka, worker_clock)?.with_image_store(images);
         worker.catch_up()?;
         Ok(worker)
     })

@@ -59,6 +59,39 @@ pub static UNDECODABLE_RECORDS: LazyLock<IntCounter> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+pub static IMAGES_DELETED: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "alpr_retention_images_deleted_total",
+        "Images of tombstoned reads deleted from the image store (an image already missing counts as deleted)"
+    )
+    .expect("metric registers once")
+});
+
+pub static IMAGE_DELETE_FAILURES: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "alpr_retention_image_delete_failures_total",
+        "Attempts to delete an image of a tombstoned read that failed; each is retried at the next sweep"
+    )
+    .expect("metric registers once")
+});
+
+pub static PENDING_IMAGE_DELETIONS: LazyLock<IntGauge> = LazyLock::new(|| {
+    register_int_gauge!(
+        "alpr_retention_pending_image_deletions",
+        "Images of tombstoned reads not yet deleted from the image store, as of the last sweep"
+    )
+    .expect("metric registers once")
+});
+
+pub static FOREIGN_IMAGE_REFS: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "alpr_retention_foreign_image_refs_total",
+        "Tombstoned reads whose image_ref is not a key ingest built for that read, so the worker \
+         left the object alone"
+    )
+    .expect("metric registers once")
+});
+
 pub static PERIOD_SECONDS: LazyLock<IntGauge> = LazyLock::new(|| {
     register_int_gauge!(
         "alpr_retention_period_seconds",
@@ -96,6 +129,10 @@ pub fn register_all() {
     LazyLock::force(&SWEEP_DURATION);
     LazyLock::force(&CONSUMER_LAG);
     LazyLock::force(&UNDECODABLE_RECORDS);
+    LazyLock::force(&IMAGES_DELETED);
+    LazyLock::force(&IMAGE_DELETE_FAILURES);
+    LazyLock::force(&PENDING_IMAGE_DELETIONS);
+    LazyLock::force(&FOREIGN_IMAGE_REFS);
     LazyLock::force(&PERIOD_SECONDS);
     LazyLock::force(&SWEEP_INTERVAL_SECONDS);
     LazyLock::force(&STATE_STORE);

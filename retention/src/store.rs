@@ -14,7 +14,10 @@
 //! - `sweep`: the plan of a sweep that has started but not finished, so a restarted worker
 //!   completes it instead of counting it twice or not at all;
 //! - `cameras`: camera id → [`CameraActivity`] as JSON (its last read and usual gap between
-//!   reads), for the silent-camera list.
+//!   reads), for the silent-camera list;
+//! - `images`: read id → image reference, for tombstoned reads whose image is not yet deleted
+//!   from the image store. An entry is written once the broker has acknowledged the tombstone and
+//!   removed once the image is gone, so a failed delete is retried at the next sweep.
 //!
 //! Records and their offsets change in one write batch, so after a crash the index and the
 //! offsets agree and each topic is read on from where the index stopped.
@@ -37,7 +40,8 @@ const HELD: &str = "held";
 const OFFSETS: &str = "offsets";
 const SWEEP: &str = "sweep";
 const CAMERAS: &str = "cameras";
-const FAMILIES: [&str; 7] = [READS, EXPIRY, HOLDS, HELD, OFFSETS, SWEEP, CAMERAS];
+const IMAGES: &str = "images";
+const FAMILIES: [&str; 8] = [READS, EXPIRY, HOLDS, HELD, OFFSETS, SWEEP, CAMERAS, IMAGES];
 
 const PENDING_SWEEP_KEY: &[u8] = b"pending";
 
@@ -464,6 +468,70 @@ impl RetentionStore {
     pub fn clear_pending_sweep(&self) -> Result<(), StoreError> {
         self.db.delete_cf(self.family(SWEEP), PENDING_SWEEP_KEY)?;
         Ok(())
+    }
+
+    /// Records images to delete: pairs of read id and image reference of reads whose tombstones
+    /// the broker has acknowledged.
+    pub fn add_pending_image_deletions(
+        &self,
+        images: &[(String, String)],
+    ) -> Result<(), StoreError> {
+        if images.is_empty() {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::default();
+        for (read_id, image_ref) in images {
+            batch.put_cf(self.family(IMAGES), read_id, image_ref);
+        }
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    /// Returns up to `limit` images still to delete, as pairs of read id and image reference.
+    pub fn pending_image_deletions(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let mut found = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.family(IMAGES), IteratorMode::Start)
+            .take(limit)
+        {
+            let (key, value) = item?;
+            found.push((
+                String::from_utf8_lossy(&key).into_owned(),
+                String::from_utf8_lossy(&value).into_owned(),
+            ));
+        }
+        Ok(found)
+    }
+
+    /// Forgets the pending image deletions of these reads, once their images are gone.
+    pub fn remove_pending_image_deletions(&self, read_ids: &[String]) -> Result<(), StoreError> {
+        if read_ids.is_empty() {
+            return Ok(());
+        }
+        let mut batch = WriteBatch::default();
+        for read_id in read_ids {
+            batch.delete_cf(self.family(IMAGES), read_id);
+        }
+        self.db.write(batch)?;
+        Ok(())
+    }
+
+    /// Returns how many images are still to delete. Walks the whole family, which stays small
+    /// unless the image store is failing.
+    pub fn count_pending_image_deletions(&self) -> Result<usize, StoreError> {
+        let mut count = 0;
+        for item in self
+            .db
+            .iterator_cf(self.family(IMAGES), IteratorMode::Start)
+        {
+            item?;
+            count += 1;
+        }
+        Ok(count)
     }
 
     /// Reads the RocksDB size, compaction and stall figures of every column family into the

@@ -14,8 +14,10 @@ use rdkafka::message::Message;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
+use alpr_images::ImageStore;
 use alpr_platform::{KafkaSettings, ShutdownToken};
 
+use crate::image_deletion::{self, ImageDeletions};
 use crate::metrics::{
     CONSUMER_LAG, EXPIRED_READS_HELD, OLDEST_UNHELD_READ_AGE, SWEEP_DURATION, TOMBSTONES_WRITTEN,
     UNDECODABLE_RECORDS,
@@ -65,6 +67,17 @@ pub struct SweepReport {
     pub kept_by_holds: u64,
     /// Whether an unfinished sweep of an earlier run was completed first.
     pub resumed_unfinished: bool,
+    /// Images of tombstoned reads deleted, those left pending by earlier sweeps included.
+    pub images_deleted: u64,
+    /// Image deletions that failed and stay pending for the next sweep.
+    pub image_delete_failures: u64,
+}
+
+impl SweepReport {
+    fn add_images(&mut self, images: ImageDeletions) {
+        self.images_deleted += images.deleted;
+        self.image_delete_failures += images.failed;
+    }
 }
 
 pub struct RetentionWorker {
@@ -81,6 +94,8 @@ pub struct RetentionWorker {
     sweep_interval: Duration,
     max_tombstones_per_second: u32,
     catch_up_timeout: Duration,
+    /// Image store of the reads' images; `None` leaves their deletions pending in the index.
+    images: Option<ImageStore>,
 }
 
 impl RetentionWorker {
@@ -146,7 +161,15 @@ impl RetentionWorker {
             sweep_interval: Duration::from_secs(settings.sweep_interval_seconds),
             max_tombstones_per_second: settings.max_tombstones_per_second,
             catch_up_timeout: Duration::from_secs(settings.catch_up_timeout_seconds),
+            images: None,
         })
+    }
+
+    /// Deletes the images of tombstoned reads from `images`. Without an image store, their
+    /// deletions stay pending in the index until a worker with one runs.
+    pub fn with_image_store(mut self, images: ImageStore) -> Self {
+        self.images = Some(images);
+        self
     }
 
     /// Returns a handle on the index, which the lookup API and tests read.
@@ -280,6 +303,8 @@ impl RetentionWorker {
                         tombstoned = report.tombstoned,
                         kept_by_holds = report.kept_by_holds,
                         resumed_unfinished = report.resumed_unfinished,
+                        images_deleted = report.images_deleted,
+                        image_delete_failures = report.image_delete_failures,
                         "sweep completed"
                     ),
                 }
@@ -293,19 +318,25 @@ impl RetentionWorker {
         Ok(())
     }
 
-    /// Sweeps once at the clock's current time: catches up with both topics, completes an
-    /// unfinished sweep of an earlier run, then tombstones every read past its period and under
-    /// no hold.
+    /// Sweeps once at the clock's current time. It catches up with both topics, deletes images
+    /// left pending by earlier sweeps and completes an unfinished sweep of an earlier run. Then it
+    /// tombstones every read past its period and under no hold, and deletes that read's image.
     pub fn sweep(&mut self, shutdown: &ShutdownToken) -> Result<SweepOutcome, WorkerError> {
         let timer = SWEEP_DURATION.start_timer();
         self.catch_up()?;
         let mut report = SweepReport::default();
+        report.add_images(image_deletion::retry_pending(
+            &self.store,
+            self.images.as_ref(),
+        )?);
         if let Some(unfinished) = self.store.pending_sweep()? {
             tracing::info!(sweep_id = %unfinished.sweep_id, planned = unfinished.tombstones.len(), "completing unfinished sweep");
             let Some(completed) = self.execute(unfinished, shutdown)? else {
                 return Ok(SweepOutcome::Interrupted);
             };
             report.tombstoned += completed.tombstoned;
+            report.images_deleted += completed.images_deleted;
+            report.image_delete_failures += completed.image_delete_failures;
             report.resumed_unfinished = true;
             // The tombstones just written must leave the index before the next plan.
             self.catch_up()?;
@@ -321,6 +352,10 @@ impl RetentionWorker {
         };
         report.tombstoned += completed.tombstoned;
         report.kept_by_holds = completed.kept_by_holds;
+        report.images_deleted += completed.images_deleted;
+        report.image_delete_failures += completed.image_delete_failures;
+        crate::metrics::PENDING_IMAGE_DELETIONS
+            .set(self.store.count_pending_image_deletions()? as i64);
 
         EXPIRED_READS_HELD.set(report.kept_by_holds as i64);
         let oldest_age = match self.store.oldest_unheld_captured_at()? {
@@ -332,14 +367,17 @@ impl RetentionWorker {
         Ok(SweepOutcome::Completed(report))
     }
 
-    /// Writes the tombstones of `plan`, logs the sweep and forgets the plan. Returns `None` when
-    /// shutdown came first; the plan then stays stored.
+    /// Writes the tombstones of `plan`, deletes the images of each acknowledged chunk, logs the
+    /// sweep and removes the stored plan. Returns `None` when shutdown came first; the plan then stays
+    /// stored.
     fn execute(
         &mut self,
         mut plan: SweepPlan,
         shutdown: &ShutdownToken,
     ) -> Result<Option<SweepReport>, WorkerError> {
         // A hold placed after planning wins: this matters for a plan resumed after a crash.
+        // NOTE: a read whose tombstone went out before the crash and that is held afterwards
+        // is skipped here too, so its image is kept although the read is gone.
         let mut to_send = Vec::with_capacity(plan.tombstones.len());
         for tombstone in std::mem::take(&mut plan.tombstones) {
             if self.store.is_held(&tombstone.read_id)? {
@@ -355,6 +393,7 @@ impl RetentionWorker {
             rate => (rate as usize / 10).clamp(1, MAX_CHUNK),
         };
         let mut sent = 0usize;
+        let mut images = ImageDeletions::default();
         for chunk in to_send.chunks(chunk_size) {
             if shutdown.is_cancelled() {
                 tracing::info!(sweep_id = %plan.sweep_id, sent, planned = to_send.len(), "sweep interrupted by shutdown, resuming at next start");
@@ -363,6 +402,7 @@ impl RetentionWorker {
             self.send_tombstones(chunk)?;
             sent += chunk.len();
             TOMBSTONES_WRITTEN.inc_by(chunk.len() as u64);
+            images += image_deletion::delete_images_of(&self.store, self.images.as_ref(), chunk)?;
             self.pace(started, sent, shutdown);
         }
 
@@ -385,6 +425,8 @@ impl RetentionWorker {
             tombstoned,
             kept_by_holds: plan.kept_by_holds,
             resumed_unfinished: false,
+            images_deleted: images.deleted,
+            image_delete_failures: images.failed,
         }))
     }
 

@@ -107,6 +107,7 @@ impl Pipeline {
             kafka.clone(),
             listener,
             Arc::new(chrono::Utc::now),
+            None,
             shutdown.clone(),
         ));
         let readiness = Readiness::default();

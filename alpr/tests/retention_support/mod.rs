@@ -106,7 +106,8 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Starts `alpr retention` as a child process on the given topics and folder.
+/// Starts `alpr retention` as a child process on the given topics and folder, with its image
+/// store in the folder's `images` subfolder.
 pub fn spawn_retention(
     kafka: &KafkaSettings,
     folder: &Path,
@@ -121,6 +122,7 @@ pub fn spawn_retention(
         .env("ALPR_KAFKA__PARTITIONS", kafka.partitions.to_string())
         .env("ALPR_RETENTION__STATE_DIR", folder.join("index"))
         .env("ALPR_RETENTION__PURGE_LOG", folder.join("purge-log.jsonl"))
+        .env("ALPR_IMAGES__LOCATION", folder.join("images"))
         .env("ALPR_RETENTION__LISTEN", api.to_string())
         .env(
             "ALPR_RETENTION__MAX_TOMBSTONES_PER_SECOND",
@@ -151,4 +153,40 @@ pub fn run_alpr(kafka: &KafkaSettings, args: &[&str]) -> std::process::Output {
 pub fn free_local_address() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap()
+}
+
+/// Returns every file below `folder`, with `folder` resolved to its canonical path as the image
+/// store resolves its root.
+pub fn files_under(folder: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut folders = vec![folder.canonicalize().unwrap()];
+    while let Some(next) = folders.pop() {
+        for entry in std::fs::read_dir(next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// Returns the `image_ref` of the latest copy of each read in `read_ids` on the reads topic.
+pub fn image_refs_of(records: &[TestRecord], read_ids: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut latest: HashMap<String, Option<String>> = HashMap::new();
+    for record in records {
+        let key = String::from_utf8(record.key.clone().unwrap()).unwrap();
+        if !read_ids.contains(&key) {
+            continue;
+        }
+        let image_ref = record.payload.as_ref().and_then(|payload| {
+            alpr_schemas::decode::<CameraRead>(payload)
+                .unwrap()
+                .image_ref
+        });
+        latest.insert(key, image_ref);
+    }
+    latest.into_values().flatten().collect()
 }

@@ -3,10 +3,13 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::Utc;
+use futures::StreamExt;
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
+use alpr_images::{image_key, ImageMediaType, ImageStore};
 use alpr_ingest::publisher::{PublishError, PublisherLimits, ReadPublisher};
 use alpr_ingest::validate::{validate_submission, ValidationLimits};
 use alpr_platform::{ensure_topics, KafkaSettings};
@@ -30,7 +33,21 @@ pub struct KafkaSinkConfig {
     pub max_clock_skew: chrono::Duration,
     /// Pauses while the producer queue is full.
     pub retry: RetryPolicy,
+    /// A store in which to put a generated placeholder JPEG for every read, with the read's
+    /// `image_ref` naming it, as ingest does for a camera image. Recorded data sets carry no
+    /// images, so this is how a replay exercises image storage and deletion.
+    pub placeholder_images: Option<ImageStore>,
 }
+
+/// A minimal JPEG (start-of-image marker, a JFIF header, end-of-image marker): enough for the
+/// image store and its signature check, and not a picture of anything.
+pub const PLACEHOLDER_JPEG: &[u8] = &[
+    0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0x01, 0x01, 0x00, 0x00, 0x01,
+    0x00, 0x01, 0x00, 0x00, 0xFF, 0xD9,
+];
+
+/// Placeholder images written to the store at the same time.
+const MAX_CONCURRENT_IMAGE_WRITES: usize = 32;
 
 impl KafkaSinkConfig {
     pub fn new(organisation_id: impl Into<String>) -> Self {
@@ -43,6 +60,7 @@ impl KafkaSinkConfig {
                 max_delay: Duration::from_secs(2),
                 max_attempts: 30,
             },
+            placeholder_images: None,
         }
     }
 }
@@ -127,6 +145,10 @@ impl ReadSink for KafkaSink {
             }
         }
 
+        if let Some(images) = &self.config.placeholder_images {
+            store_placeholder_images(images, &mut pending).await?;
+        }
+
         let mut attempts_without_progress = 0;
         while !pending.is_empty() {
             let reads: Vec<CameraRead> = pending.iter().map(|(_, read)| read.clone()).collect();
@@ -177,6 +199,39 @@ impl ReadSink for KafkaSink {
         }
         Ok(outcome)
     }
+}
+
+/// Stores a placeholder image for every read and sets its `image_ref`, before the reads are
+/// published, in the order ingest keeps.
+async fn store_placeholder_images(
+    images: &ImageStore,
+    reads: &mut [(u64, CameraRead)],
+) -> Result<(), SinkError> {
+    let keys: Vec<String> = reads
+        .iter()
+        .map(|(_, read)| {
+            image_key(
+                &read.organisation_id,
+                alpr_schemas::from_micros(read.captured_at),
+                &read.read_id,
+                ImageMediaType::Jpeg,
+            )
+        })
+        .collect();
+    // Each future owns its key and store handle, so the stream is `Send` as `send_batch` needs.
+    let results: Vec<_> = futures::stream::iter(keys.clone())
+        .map(|key| {
+            let images = images.clone();
+            async move { images.put(&key, Bytes::from_static(PLACEHOLDER_JPEG)).await }
+        })
+        .buffered(MAX_CONCURRENT_IMAGE_WRITES)
+        .collect()
+        .await;
+    for (((_, read), key), result) in reads.iter_mut().zip(keys).zip(results) {
+        result?;
+        read.image_ref = Some(key);
+    }
+    Ok(())
 }
 
 /// Returns true for failures of one record that sending it again cannot fix, such as a record

@@ -9,7 +9,7 @@ use std::time::Duration;
 use alpr_ingest::submission::ReadSubmission;
 
 pub use http::{HttpSink, HttpSinkConfig, DEFAULT_BASE_URL, DEFAULT_BATCH_SIZE};
-pub use kafka::{KafkaSink, KafkaSinkConfig, REPLAY_SOURCE};
+pub use kafka::{KafkaSink, KafkaSinkConfig, PLACEHOLDER_JPEG, REPLAY_SOURCE};
 
 /// A read on its way to a sink, with the file line it came from.
 pub type NumberedSubmission = (u64, ReadSubmission);
@@ -68,6 +68,8 @@ pub enum SinkError {
     Encode(#[from] serde_json::Error),
     #[error("kafka failed: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("image store failed: {0}")]
+    Images(#[from] alpr_images::ImageStoreError),
 }
 
 /// Capped exponential backoff for transient failures.

@@ -214,6 +214,7 @@ pub(crate) fn parse_csv_row(fields: &CsvFields<'_>) -> Result<ReadSubmission, Ro
         plate: Some(plate),
         vehicle: None,
         image_ref: None,
+        image: None,
     })
 }
 

@@ -154,6 +154,7 @@ pub(crate) fn parse_spd_row(
         }),
         vehicle: None,
         image_ref: None,
+        image: None,
     })
 }
 

@@ -78,9 +78,8 @@ mod tests {
 
     #[test]
     fn file_overrides_defaults_and_flags_override_file() {
-        let directory = std::env::temp_dir().join(format!("alpr-config-{}", std::process::id()));
-        std::fs::create_dir_all(&directory).unwrap();
-        let path = directory.join("sample.toml");
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("sample.toml");
         std::fs::write(&path, "[section]\nname = \"from-file\"\ncount = 5\n").unwrap();
 
         let flags = Serialized::default("section.count", 9);

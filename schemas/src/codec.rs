@@ -7,8 +7,8 @@
 //! written by an older producer stay readable after a field is added.
 //!
 //! The datum of the current schema is written and read with `serde_avro_fast`, which goes
-//! straight between the Rust types and the bytes; `apache_avro`, several times slower because it
-//! builds an intermediate value, only resolves data written with an older schema.
+//! straight between the Rust types and the bytes. `apache_avro` builds an intermediate value and
+//! is several times slower, so it only resolves data written with an older schema.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;

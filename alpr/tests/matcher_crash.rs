@@ -62,21 +62,7 @@ async fn sigkilled_matcher_loses_no_alert() {
     let alerts = wait_for_distinct_alerts(&kafka, expected_alerts, Duration::from_secs(180)).await;
 
     // The restarted matcher reports ready and counts its work on the admin port.
-    let client = reqwest::Client::new();
-    let ready = client
-        .get(format!("http://{admin}/readyz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status().as_u16(), 200);
-    let metrics = client
-        .get(format!("http://{admin}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = ready_admin_metrics(admin).await;
     let alerts_line = metrics
         .lines()
         .find(|line| {

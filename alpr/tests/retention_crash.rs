@@ -5,6 +5,7 @@
 // A failed set-up step should stop the test with its error, which is what unwrap does.
 #![allow(clippy::unwrap_used)]
 
+mod common;
 mod retention_support;
 
 use std::collections::BTreeSet;
@@ -148,21 +149,7 @@ async fn sigkilled_sweep_completes_after_restart() {
     assert_eq!(tombstoned_keys(&records).len(), READS - HELD);
 
     // The restarted worker reports ready and its metrics on the admin port.
-    let client = reqwest::Client::new();
-    let ready = client
-        .get(format!("http://{admin}/readyz"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ready.status().as_u16(), 200);
-    let metrics = client
-        .get(format!("http://{admin}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::ready_admin_metrics(admin).await;
     for name in [
         "alpr_retention_tombstones_written_total",
         "alpr_retention_sweep_duration_seconds_bucket",

@@ -225,6 +225,26 @@ pub fn spawn_matcher(
         .expect("start alpr matcher")
 }
 
+/// Checks that the component whose admin server listens on `admin` reports ready, and returns
+/// its `/metrics` text.
+pub async fn ready_admin_metrics(admin: SocketAddr) -> String {
+    let client = reqwest::Client::new();
+    let ready = client
+        .get(format!("http://{admin}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 200, "{admin} is not ready");
+    client
+        .get(format!("http://{admin}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Returns a loopback address with a port that was free a moment ago.
 pub fn free_local_address() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -38,7 +38,7 @@ pub enum HoldsCommand {
         /// Case number the reads are kept for.
         #[arg(long = "case")]
         case_number: String,
-        /// Why the reads are kept, recorded in the hold and the audit log.
+        /// Reason the reads are kept, recorded in the hold and the audit log.
         #[arg(long)]
         reason: String,
         /// User id of the person placing the hold.
@@ -60,7 +60,7 @@ pub enum HoldsCommand {
         /// User id of the person releasing the hold.
         #[arg(long = "by", env = "USER")]
         released_by: String,
-        /// Why the hold is released, recorded in the audit log.
+        /// Reason for the release, recorded in the audit log.
         #[arg(long)]
         reason: Option<String>,
     },

@@ -40,7 +40,7 @@ fn sweep(worker: &mut RetentionWorker) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn holds_cli_rejects_unknown_and_keeps_doubly_held_read() {
+async fn holds_cli_unknown_and_double_hold() {
     let kafka = fresh_settings("retention_holds").await;
     let start = chrono::Utc::now().timestamp_micros();
     let doubly_held = camera_read(start - DAY_MICROS, "H000001");

@@ -260,8 +260,8 @@ async fn store_admitted(
 /// Deletes the image that ingest stored for a read that never reached the producer. Only a full
 /// queue proves that: after other errors the broker may still have written the read.
 ///
-/// NOTE: an image kept after such an error stays in the store without a read if the broker in
-/// fact did not write it; nothing deletes it later.
+/// NOTE: an image kept after such an error stays in the store without a read if the broker did
+/// not in fact write it. Nothing deletes such an image later.
 async fn discard_unpublished(state: &IngestState, stored: &StoredRead, error: &PublishError) {
     if !matches!(error, PublishError::QueueFull) || !stored.image_discardable {
         return;

@@ -1,6 +1,6 @@
-//! Images sent with reads over HTTP, against the local broker: an accepted read's `image_ref`
-//! names a stored object with the bytes that were sent; a bad image gets a 422 naming
-//! its field, and neither the read nor an image is stored.
+//! Images sent with reads over HTTP, against the local broker. An accepted read's `image_ref`
+//! names a stored object with the bytes that were sent. A bad image gets a 422 naming its
+//! field, and neither the read nor an image is stored.
 
 // A failed set-up step should stop the test with its error, which is what unwrap does.
 #![allow(clippy::unwrap_used)]

@@ -63,7 +63,7 @@ pub struct RetentionSettings {
     /// Most tombstones written per second, so that the first sweep over a large backlog does not
     /// flood the broker; 0 for no limit.
     pub max_tombstones_per_second: u32,
-    /// Address of the read lookup API (`GET /v1/reads/{read_id}`) that `alpr holds place` asks
+    /// Address of the read lookup API (`GET /v1/reads/{read_id}`) that `alpr holds place` queries
     /// to check that a read exists.
     pub listen: SocketAddr,
     /// Maximum wait for the index to catch up with the topics, in seconds.
@@ -219,7 +219,7 @@ pub async fn run(
         .map_err(|_| RetentionError::WorkerPanicked);
     readiness.set_ready(false);
 
-    // The lookup API stops after the worker, so `alpr holds place` gets answers until the end.
+    // The lookup API stops after the worker, so `alpr holds place` gets responses until the end.
     api_stop.cancel();
     camera_watch.abort();
     match api.await {

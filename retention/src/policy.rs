@@ -1,5 +1,5 @@
-//! Which reads a sweep deletes: the retention period of each organisation and the plan that
-//! follows from the index at one clock time.
+//! Retention policy: the retention period of each organisation, and the plan of the reads a
+//! sweep deletes, derived from the index at one clock time.
 
 use std::collections::{BTreeMap, HashMap};
 

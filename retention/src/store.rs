@@ -53,7 +53,7 @@ pub enum StoreError {
     Corrupt { key: String, message: String },
 }
 
-/// Which topic a record or offset belongs to.
+/// Topic of a record or an offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SourceTopic {
     Reads,
@@ -80,7 +80,7 @@ pub struct TopicRecord {
     pub payload: Option<Vec<u8>>,
 }
 
-/// What the retention worker keeps of a read: enough to decide when it expires and to write its
+/// The retention worker's record of a read: enough to decide when it expires and to write its
 /// tombstone into the right partition, and nothing a search could use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexedRead {

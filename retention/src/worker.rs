@@ -31,7 +31,8 @@ use crate::{Clock, RetentionSettings};
 
 /// Most records applied in one RocksDB write batch.
 const MAX_BATCH: usize = 5_000;
-/// Most tombstones in flight at once; each chunk is acknowledged before the next is sent.
+/// Maximum number of tombstones in flight at once. Each chunk is acknowledged before the next
+/// is sent.
 const MAX_CHUNK: usize = 1_000;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +51,7 @@ pub enum WorkerError {
     TombstoneNotAcknowledged { read_id: String, source: KafkaError },
 }
 
-/// How a call to [`RetentionWorker::sweep`] ended.
+/// Outcome of a call to [`RetentionWorker::sweep`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SweepOutcome {
     Completed(SweepReport),
@@ -466,7 +467,7 @@ impl RetentionWorker {
             match self.producer.send_result(record) {
                 Ok(delivery) => return Ok(delivery),
                 // The chunk bound keeps the queue far below librdkafka's limit, so this happens
-                // only when other records fill it; waiting lets the background thread drain it.
+                // only when other records fill it. Waiting lets the background thread drain it.
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                     std::thread::sleep(Duration::from_millis(20));
                 }

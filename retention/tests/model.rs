@@ -27,7 +27,7 @@ const ORGANISATIONS: [(&str, i64); 3] = [("spd", 30), ("hoa-7", 7), ("mall-14", 
 /// 2021-11-15T00:00:00Z.
 const START_MICROS: i64 = 1_636_934_400_000_000;
 
-/// What the model knows of a read.
+/// The model's record of a read.
 struct ModelRead {
     captured_at: i64,
     period_days: i64,

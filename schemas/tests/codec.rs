@@ -286,7 +286,7 @@ fn alert_v2_record_decodes_without_list_age() {
 }
 
 #[test]
-fn hotlist_import_round_trips_and_is_told_apart_from_entries() {
+fn hotlist_import_distinct_from_entries() {
     let import = HotlistImport {
         list: "WA-STATE".into(),
         agency_id: None,

@@ -57,6 +57,23 @@ pub struct MatcherSettings {
     pub suppression_window_seconds: u64,
     /// Maximum age of a list's last import before the list counts as stale.
     pub hotlist_max_age: ListAgeLimits,
+    /// How alerts and consumed offsets are committed.
+    pub delivery: Delivery,
+}
+
+/// How the matcher commits a batch's alerts together with the offsets of its reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Alerts and offsets commit in one Kafka transaction: one alert per (read, entry), also
+    /// across crashes. The guarantee the design promises, and the default.
+    #[default]
+    ExactlyOnce,
+    /// Offsets are committed after the broker acknowledged the batch's alerts, without a
+    /// transaction. A crash between the two repeats the alerts of the batches since the last
+    /// offset commit. Meant for brokers without transactions and for measuring what the
+    /// transactions cost; dispatch consumers must then drop repeated alert ids.
+    AtLeastOnce,
 }
 
 impl Default for MatcherSettings {
@@ -72,6 +89,7 @@ impl Default for MatcherSettings {
             hotlist_load_timeout_seconds: 300,
             suppression_window_seconds: 300,
             hotlist_max_age: ListAgeLimits::default(),
+            delivery: Delivery::default(),
         }
     }
 }

@@ -10,6 +10,9 @@
 //! Alert suppression decides per batch inside the same transaction, and whenever the partition
 //! assignment changes, at start included, its state is rebuilt from the committed alerts, so it
 //! always agrees with the committed offsets (see [`crate::suppression`]).
+//!
+//! With [`Delivery::AtLeastOnce`] there is no transaction: a batch's offsets are committed once
+//! the broker has acknowledged its alerts, so a crash repeats alerts instead of losing them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::future::join_all;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -26,7 +31,9 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use alpr_platform::{KafkaSettings, ShutdownToken};
 use alpr_schemas::plate::mask_plate;
-use alpr_schemas::{decode, encode, CameraRead};
+use alpr_schemas::{
+    decode, decode_view, encode, CameraRead, CodecError, HotlistEntry, ReadPlateView,
+};
 
 use crate::alert_history::{committed_alerts_since, AlertHistoryError};
 use crate::matching::{build_alert, matching_entries};
@@ -34,9 +41,10 @@ use crate::metrics::{
     ALERTS, CAPTURE_TO_ALERT_SECONDS, CONSUMER_LAG, MATCH_SECONDS, READS, RECEIVE_TO_ALERT_SECONDS,
     SUPPRESSED_ALERTS, SUPPRESSION_KEYS, UNDECODABLE_READS,
 };
+use crate::plate_match::PlateMatch;
 use crate::store::HotlistStore;
 use crate::suppression::AlertSuppressor;
-use crate::{Clock, MatcherSettings};
+use crate::{Clock, Delivery, MatcherSettings};
 
 /// Client context of the reads consumer: turns librdkafka's periodic statistics into
 /// per-partition lag gauges, and notes each change of the partition assignment.
@@ -103,6 +111,9 @@ pub struct ReadsLoop {
     /// Set by the consumer context on every new assignment, the first included.
     assignment_changed: Arc<AtomicBool>,
     last_suppression_cleanup: Mutex<Instant>,
+    /// Next offset of every partition handled so far, committed once more, synchronously, at
+    /// shutdown in at-least-once mode, where per-batch commits are asynchronous.
+    handled_offsets: Mutex<HashMap<(String, i32), i64>>,
 }
 
 impl ReadsLoop {
@@ -132,21 +143,7 @@ impl ReadsLoop {
                 assignment_changed: assignment_changed.clone(),
             })?;
         consumer.subscribe(&[&topics.reads])?;
-        let transactional_id = format!(
-            "{}{}-{}",
-            kafka.topic_prefix, settings.group_id, settings.instance_id
-        );
-        let producer: FutureProducer = kafka
-            .client_config()
-            .set("transactional.id", &transactional_id)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "1")
-            .set("partitioner", "murmur2_random")
-            .create()?;
-        // Blocks until the broker has fenced any earlier producer with this id.
-        tokio::task::block_in_place(|| producer.init_transactions(TRANSACTION_TIMEOUT))?;
-        tracing::info!(%transactional_id, "transactional producer ready");
+        let producer = connect_alert_producer(kafka, &settings)?;
         let suppressor =
             AlertSuppressor::new(Duration::from_secs(settings.suppression_window_seconds));
         Ok(Self {
@@ -161,6 +158,7 @@ impl ReadsLoop {
             suppressor: Mutex::new(suppressor),
             assignment_changed,
             last_suppression_cleanup: Mutex::new(Instant::now()),
+            handled_offsets: Mutex::new(HashMap::new()),
         })
     }
 
@@ -229,20 +227,45 @@ impl ReadsLoop {
             if self.assignment_changed.swap(false, Ordering::SeqCst) {
                 self.restore_suppression()?;
             }
-            if let Err(error) = self.handle_in_transaction(&batch).await {
+            let handled = match self.settings.delivery {
+                Delivery::ExactlyOnce => self.handle_in_transaction(&batch).await,
+                Delivery::AtLeastOnce => self.handle_then_commit(&batch).await,
+            };
+            if let Err(error) = handled {
                 // NOTE: the loop stops instead of rewinding the consumer to the last committed
                 // offsets and retrying; the restarted process resumes from those offsets.
-                tracing::error!(%error, "transaction failed, aborting and stopping");
-                if let Err(abort_error) = tokio::task::block_in_place(|| {
-                    self.producer.abort_transaction(TRANSACTION_TIMEOUT)
-                }) {
-                    tracing::warn!(error = %abort_error, "cannot abort transaction");
+                tracing::error!(%error, "batch failed, stopping");
+                if self.settings.delivery == Delivery::ExactlyOnce {
+                    if let Err(abort_error) = tokio::task::block_in_place(|| {
+                        self.producer.abort_transaction(TRANSACTION_TIMEOUT)
+                    }) {
+                        tracing::warn!(error = %abort_error, "cannot abort transaction");
+                    }
                 }
                 return Err(error);
             }
             self.clean_up_suppression();
         }
+        if self.settings.delivery == Delivery::AtLeastOnce {
+            self.commit_handled_offsets()?;
+        }
         tracing::info!("reads loop stopped");
+        Ok(())
+    }
+
+    /// Commits the offsets after every read handled so far and waits for the broker's response,
+    /// so that a clean stop leaves nothing to repeat.
+    fn commit_handled_offsets(&self) -> Result<(), ReadsLoopError> {
+        let handled = self
+            .handled_offsets
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone();
+        if handled.is_empty() {
+            return Ok(());
+        }
+        let offsets = offset_list(handled)?;
+        tokio::task::block_in_place(|| self.consumer.commit(&offsets, CommitMode::Sync))?;
         Ok(())
     }
 
@@ -263,10 +286,27 @@ impl ReadsLoop {
                 .send_offsets_to_transaction(&offsets, &group, TRANSACTION_TIMEOUT)?;
             self.producer.commit_transaction(TRANSACTION_TIMEOUT)
         })?;
-        record_committed_alerts(&outcome.alerts, (self.clock)());
-        for list in &outcome.suppressed {
-            SUPPRESSED_ALERTS.with_label_values(&[list.as_str()]).inc();
-        }
+        record_committed(&outcome, (self.clock)());
+        Ok(())
+    }
+
+    /// Handles one batch without a transaction: the alerts are acknowledged by the broker
+    /// before the offsets are committed, so a crash repeats alerts and never loses one.
+    async fn handle_then_commit(
+        &self,
+        batch: &[BorrowedMessage<'_>],
+    ) -> Result<(), ReadsLoopError> {
+        let outcome = self.handle_batch(batch).await?;
+        let next = next_offset_map(batch);
+        self.handled_offsets
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .extend(next.clone());
+        let offsets = offset_list(next)?;
+        // An asynchronous commit keeps the loop from waiting a round trip per batch. A commit
+        // lost in a crash only widens the window of repeated alerts.
+        self.consumer.commit(&offsets, CommitMode::Async)?;
+        record_committed(&outcome, (self.clock)());
         Ok(())
     }
 
@@ -304,20 +344,19 @@ impl ReadsLoop {
                 continue;
             };
             READS.inc();
-            let read: CameraRead = match decode(payload) {
-                Ok(read) => read,
+            let started = Instant::now();
+            let (read, candidates) = match self.look_up(payload) {
+                Ok(Some(found)) => found,
+                Ok(None) => {
+                    MATCH_SECONDS.observe(started.elapsed().as_secs_f64());
+                    continue;
+                }
                 Err(error) => {
                     UNDECODABLE_READS.inc();
                     tracing::warn!(%error, partition = message.partition(), offset = message.offset(), "skipping undecodable read");
                     continue;
                 }
             };
-            let started = Instant::now();
-            let candidates = self.store.entries_for_read(&read.plate.normalised);
-            if candidates.is_empty() {
-                MATCH_SECONDS.observe(started.elapsed().as_secs_f64());
-                continue;
-            }
             let admitted: Vec<_> = {
                 let mut suppressor = self.suppressor();
                 matching_entries(&read, &candidates)
@@ -355,6 +394,28 @@ impl ReadsLoop {
         Ok(BatchOutcome { alerts, suppressed })
     }
 
+    /// Looks a read's plate up in the hotlist and returns the read with the entries it may
+    /// match, or `None` when it can match none. Only the plate is decoded first; the whole read
+    /// is decoded only for the few reads some entry can match.
+    fn look_up(
+        &self,
+        payload: &[u8],
+    ) -> Result<Option<(CameraRead, Vec<(HotlistEntry, PlateMatch)>)>, CodecError> {
+        let candidates = match decode_view::<CameraRead, ReadPlateView>(payload)? {
+            Some(view) => self.store.entries_for_read(view.plate.normalised),
+            // Written with an older schema: the full decode resolves it.
+            None => {
+                let read: CameraRead = decode(payload)?;
+                let candidates = self.store.entries_for_read(&read.plate.normalised);
+                return Ok((!candidates.is_empty()).then_some((read, candidates)));
+            }
+        };
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some((decode(payload)?, candidates)))
+    }
+
     /// Sends alerts in the open transaction and waits until the broker has them. They become
     /// visible to `read_committed` consumers only when the transaction commits.
     async fn publish_alerts(
@@ -381,13 +442,21 @@ impl ReadsLoop {
 /// Returns the offset after each partition's last message of the batch, the position a
 /// restarted consumer resumes from.
 fn next_offsets(batch: &[BorrowedMessage<'_>]) -> Result<TopicPartitionList, KafkaError> {
-    let mut next: HashMap<(String, i32), i64> = HashMap::new();
+    offset_list(next_offset_map(batch))
+}
+
+fn next_offset_map(batch: &[BorrowedMessage<'_>]) -> HashMap<(String, i32), i64> {
+    let mut next = HashMap::new();
     for message in batch {
         next.insert(
             (message.topic().to_string(), message.partition()),
             message.offset() + 1,
         );
     }
+    next
+}
+
+fn offset_list(next: HashMap<(String, i32), i64>) -> Result<TopicPartitionList, KafkaError> {
     let mut offsets = TopicPartitionList::new();
     for ((topic, partition), offset) in next {
         offsets.add_partition_offset(&topic, partition, Offset::Offset(offset))?;
@@ -395,13 +464,40 @@ fn next_offsets(batch: &[BorrowedMessage<'_>]) -> Result<TopicPartitionList, Kaf
     Ok(offsets)
 }
 
-/// Counts committed alerts and their latency from capture and from ingest to commit.
-fn record_committed_alerts(
-    alerts: &[alpr_schemas::Alert],
-    committed_at: chrono::DateTime<chrono::Utc>,
-) {
+/// Creates the alert producer: transactional for exactly-once delivery, else idempotent only.
+fn connect_alert_producer(
+    kafka: &KafkaSettings,
+    settings: &MatcherSettings,
+) -> Result<FutureProducer, ReadsLoopError> {
+    let mut config = kafka.client_config();
+    config
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "1")
+        .set("partitioner", "murmur2_random");
+    if settings.delivery == Delivery::AtLeastOnce {
+        tracing::info!("alerts delivered at least once, without transactions");
+        return Ok(config.create()?);
+    }
+    let transactional_id = format!(
+        "{}{}-{}",
+        kafka.topic_prefix, settings.group_id, settings.instance_id
+    );
+    let producer: FutureProducer = config.set("transactional.id", &transactional_id).create()?;
+    // Blocks until the broker has fenced any earlier producer with this id.
+    tokio::task::block_in_place(|| producer.init_transactions(TRANSACTION_TIMEOUT))?;
+    tracing::info!(%transactional_id, "transactional producer ready");
+    Ok(producer)
+}
+
+/// Counts a committed batch's alerts, suppressed alerts, and the alerts' latency from capture
+/// and from ingest to commit.
+fn record_committed(outcome: &BatchOutcome, committed_at: chrono::DateTime<chrono::Utc>) {
+    for list in &outcome.suppressed {
+        SUPPRESSED_ALERTS.with_label_values(&[list.as_str()]).inc();
+    }
     let now = committed_at.timestamp_micros();
-    for alert in alerts {
+    for alert in &outcome.alerts {
         let kind = match alert.match_detail.kind {
             alpr_schemas::MatchKind::Exact => "exact",
             alpr_schemas::MatchKind::OcrVariant => "ocr_variant",

@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 use apache_avro::rabin::Rabin;
 use apache_avro::Schema;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::records::{Alert, AuditEvent, CameraRead, EvidenceHold, HotlistEntry, HotlistImport};
 
@@ -172,9 +172,32 @@ pub fn is_encoded_as<R: AvroRecord>(bytes: &[u8]) -> bool {
             .is_ok_and(|fingerprint| R::schemas().writers.contains_key(&fingerprint))
 }
 
-/// Decodes a single-object encoded record written with the current or any historical schema.
-pub fn decode<R: AvroRecord>(bytes: &[u8]) -> Result<R, CodecError> {
+/// Decodes only the fields that `View` names from a record of type `R`, borrowing strings from
+/// `bytes` instead of copying them, for a consumer that looks at a small part of most records.
+/// Returns `None` when the record was written with an older schema; the caller then decodes it
+/// in full with [`decode`].
+pub fn decode_view<'a, R: AvroRecord, View: Deserialize<'a>>(
+    bytes: &'a [u8],
+) -> Result<Option<View>, CodecError> {
     let schemas = R::schemas();
+    let (fingerprint, _) = writer_schema(schemas, bytes)?;
+    if fingerprint != schemas.current_fingerprint {
+        return Ok(None);
+    }
+    serde_avro_fast::from_datum_slice(&bytes[HEADER_LEN..], &schemas.current_datum)
+        .map(Some)
+        .map_err(|error| CodecError::Datum {
+            record: schemas.record,
+            message: error.to_string(),
+        })
+}
+
+/// Checks the single-object header and returns the fingerprint and the schema that wrote the
+/// record.
+fn writer_schema<'s>(
+    schemas: &'s RecordSchemas,
+    bytes: &[u8],
+) -> Result<([u8; 8], &'s Schema), CodecError> {
     if bytes.len() < HEADER_LEN {
         return Err(CodecError::NotSingleObject(
             "shorter than the 10-byte header",
@@ -192,7 +215,13 @@ pub fn decode<R: AvroRecord>(bytes: &[u8]) -> Result<R, CodecError> {
             record: schemas.record,
             fingerprint: fingerprint.iter().map(|b| format!("{b:02x}")).collect(),
         })?;
+    Ok((fingerprint, writer))
+}
 
+/// Decodes a single-object encoded record written with the current or any historical schema.
+pub fn decode<R: AvroRecord>(bytes: &[u8]) -> Result<R, CodecError> {
+    let schemas = R::schemas();
+    let (fingerprint, writer) = writer_schema(schemas, bytes)?;
     if fingerprint == schemas.current_fingerprint {
         return serde_avro_fast::from_datum_slice(&bytes[HEADER_LEN..], &schemas.current_datum)
             .map_err(|error| CodecError::Datum {

@@ -23,6 +23,20 @@ pub struct CameraRead {
     pub source: String,
 }
 
+/// The normalised plate of an encoded [`CameraRead`], borrowed from its bytes: all a consumer
+/// needs to decide whether the read concerns it. Decode with
+/// `decode_view::<CameraRead, ReadPlateView>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct ReadPlateView<'a> {
+    #[serde(borrow)]
+    pub plate: PlateTextView<'a>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct PlateTextView<'a> {
+    pub normalised: &'a str,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Location {
     /// WGS84 degrees, -90 to 90.

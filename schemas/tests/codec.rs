@@ -180,11 +180,10 @@ fn audit_event_round_trips() {
 
 /// A producer still on version 1 of CameraRead wrote this record; the current reader fills the
 /// fields added in version 2 with their defaults.
-#[test]
-fn camera_read_v1_record_decodes_with_defaults() {
+/// Encodes `read` as a producer on the first CameraRead schema would have.
+fn encode_with_v1_read_schema(read: &CameraRead) -> Vec<u8> {
     let v1_schema = Schema::parse_str(include_str!("../history/camera_read.v1.avsc")).unwrap();
-    let read = sample_read();
-    let mut value = apache_avro::to_value(&read).unwrap();
+    let mut value = apache_avro::to_value(read).unwrap();
     if let apache_avro::types::Value::Record(fields) = &mut value {
         fields.retain(|(name, _)| name != "image_ref" && name != "source");
     }
@@ -192,13 +191,49 @@ fn camera_read_v1_record_decodes_with_defaults() {
     let mut framed = vec![0xC3, 0x01];
     framed.extend_from_slice(&fingerprint_of(&v1_schema));
     framed.extend_from_slice(&datum);
+    framed
+}
 
+#[test]
+fn camera_read_v1_record_decodes_with_defaults() {
+    let read = sample_read();
+    let framed = encode_with_v1_read_schema(&read);
     let decoded = decode::<CameraRead>(&framed).expect("decode v1 record");
     assert_eq!(decoded.image_ref, None);
     assert_eq!(decoded.source, "unknown");
     assert_eq!(decoded.plate, read.plate);
     assert_eq!(decoded.captured_at, read.captured_at);
     assert_eq!(CameraRead::schemas().known_versions(), 2);
+}
+
+#[test]
+fn plate_view_borrows_the_normalised_plate() {
+    let read = sample_read();
+    let bytes = encode(&read).unwrap();
+    let view = decode_view::<CameraRead, ReadPlateView>(&bytes)
+        .unwrap()
+        .expect("current schema");
+    assert_eq!(view.plate.normalised, read.plate.normalised);
+
+    let mut other = read.clone();
+    other.plate.normalised = "8XYZ99?".into();
+    other.vehicle = VehicleRead::default();
+    other.location = None;
+    let bytes = encode(&other).unwrap();
+    let view = decode_view::<CameraRead, ReadPlateView>(&bytes).unwrap();
+    assert_eq!(view.map(|view| view.plate.normalised), Some("8XYZ99?"));
+}
+
+#[test]
+fn plate_view_leaves_older_schemas_to_the_full_decode() {
+    let framed = encode_with_v1_read_schema(&sample_read());
+    assert_eq!(
+        decode_view::<CameraRead, ReadPlateView>(&framed).unwrap(),
+        None
+    );
+    let bytes = encode(&sample_read()).unwrap();
+    let error = decode_view::<CameraRead, ReadPlateView>(&bytes[..12]).unwrap_err();
+    assert!(matches!(error, CodecError::Datum { .. }), "{error}");
 }
 
 #[test]

@@ -90,6 +90,14 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub async fn start(kafka: &KafkaSettings, state_dir: &Path) -> Self {
+        let matcher_settings = MatcherSettings {
+            state_dir: state_dir.to_path_buf(),
+            ..MatcherSettings::default()
+        };
+        Self::start_with(kafka, matcher_settings).await
+    }
+
+    pub async fn start_with(kafka: &KafkaSettings, matcher_settings: MatcherSettings) -> Self {
         let shutdown = ShutdownToken::new();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let ingest_address = listener.local_addr().unwrap();
@@ -111,10 +119,6 @@ impl Pipeline {
             shutdown.clone(),
         ));
         let readiness = Readiness::default();
-        let matcher_settings = MatcherSettings {
-            state_dir: state_dir.to_path_buf(),
-            ..MatcherSettings::default()
-        };
         let matcher = tokio::spawn(alpr_matcher::run(
             matcher_settings,
             kafka.clone(),

@@ -53,6 +53,11 @@ impl TrafficGenerator {
         }
     }
 
+    /// Returns every plate the traffic is drawn from.
+    pub fn plates(&self) -> &[String] {
+        &self.plates
+    }
+
     /// Returns the hotlisted plates, all listed for Washington.
     pub fn hotlist(&self) -> Vec<HotPlate> {
         hotlisted(&self.plates)

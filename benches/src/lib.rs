@@ -1,2 +1,5 @@
-//! Benchmarks of alpr's hot paths. The Criterion benchmarks live in `benches/`; run them with
-//! `cargo bench -p alpr-benches`.
+//! Benchmarks of alpr. The Criterion micro-benchmarks live in `benches/` and run with
+//! `cargo bench -p alpr-benches`; the end-to-end pipeline benchmark is the `pipeline-bench`
+//! binary, whose library part is [`pipeline`].
+
+pub mod pipeline;

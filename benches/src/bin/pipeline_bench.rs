@@ -1,0 +1,76 @@
+//! `pipeline-bench`: measures the whole pipeline against a local broker in one run and prints
+//! the figures beside their targets. See BENCHMARKS.md for the method.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use alpr_benches::pipeline::{run, BenchOptions};
+
+#[derive(Debug, Parser)]
+#[command(about = "Measure ingest, the matcher and retention against a running broker")]
+struct Args {
+    /// The `alpr` binary to measure; build it with `cargo build --release -p alpr`.
+    #[arg(long)]
+    alpr: PathBuf,
+    /// Kafka bootstrap servers.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    kafka: String,
+    /// Reads on the reads topic, drained by the bare consumer and by each matcher.
+    #[arg(long, default_value_t = 2_000_000)]
+    reads: usize,
+    /// Entries of the generated hotlist.
+    #[arg(long, default_value_t = 10_000_000)]
+    hotlist_entries: usize,
+    /// Reads sent to ingest over HTTP, and straight to Kafka for comparison.
+    #[arg(long, default_value_t = 500_000)]
+    http_reads: usize,
+    /// Reads per HTTP request.
+    #[arg(long, default_value_t = 100)]
+    http_batch: usize,
+    /// HTTP requests in flight at once.
+    #[arg(long, default_value_t = 16)]
+    http_concurrency: usize,
+    /// Seconds of the latency phase.
+    #[arg(long, default_value_t = 30)]
+    latency_seconds: u64,
+    /// The matcher's commit interval in milliseconds.
+    #[arg(long, default_value_t = 100)]
+    commit_interval_ms: u64,
+    /// Folder for this run's configuration, state and component logs; a new temporary folder
+    /// when not given.
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// File the report is written to, as JSON.
+    #[arg(long, default_value = "pipeline-bench.json")]
+    json: PathBuf,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    alpr_platform::telemetry::init_tracing(alpr_platform::telemetry::LogFormat::Text, "info");
+    let args = Args::parse();
+    let temporary = tempfile::tempdir()?;
+    let options = BenchOptions {
+        alpr: args.alpr,
+        bootstrap_servers: args.kafka,
+        reads: args.reads,
+        hotlist_entries: args.hotlist_entries,
+        http_reads: args.http_reads,
+        http_batch: args.http_batch,
+        http_concurrency: args.http_concurrency,
+        latency_seconds: args.latency_seconds,
+        commit_interval_ms: args.commit_interval_ms,
+        work_dir: args
+            .work_dir
+            .unwrap_or_else(|| temporary.path().to_path_buf()),
+        seed: args.seed,
+    };
+    let report = run(&options).await?;
+    println!("{}", report.to_markdown());
+    std::fs::write(&args.json, serde_json::to_string_pretty(&report)?)?;
+    println!("report written to {}", args.json.display());
+    Ok(())
+}

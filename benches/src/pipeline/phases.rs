@@ -1,0 +1,604 @@
+//! The phases of one benchmark run, in the order they run. Each returns its figures; the
+//! caller puts them in the report.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use futures::StreamExt;
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
+
+use alpr::app_config::AppConfig;
+use alpr_ingest::{CameraToken, IngestSettings, PublisherLimits, ReadPublisher};
+use alpr_matcher::{Delivery, MatcherSettings};
+use alpr_platform::{KafkaSettings, ShutdownToken};
+use alpr_schemas::{decode, Alert, CameraRead};
+
+use super::process::{folder_bytes, free_local_address, ComponentProcess};
+use super::workload::{ndjson_bodies, Traffic, LIST, ORGANISATION};
+use super::BenchOptions;
+
+/// Reads published at once by the direct producer; several such chunks are in flight.
+const PUBLISH_CHUNK: usize = 1_000;
+const PUBLISH_CHUNKS_IN_FLIGHT: usize = 16;
+/// How long a component may take to start, the hotlist load included.
+const START_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long draining the reads may take before the run is given up.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Throughput of one pass over a number of records.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Throughput {
+    pub records: usize,
+    pub seconds: f64,
+    pub per_second: f64,
+}
+
+impl Throughput {
+    pub fn new(records: usize, elapsed: Duration) -> Self {
+        let seconds = elapsed.as_secs_f64();
+        Self {
+            records,
+            seconds,
+            per_second: records as f64 / seconds.max(1e-9),
+        }
+    }
+}
+
+/// Configuration shared by every component process of a run.
+pub fn base_config(kafka: &KafkaSettings) -> anyhow::Result<AppConfig> {
+    let mut config = AppConfig {
+        kafka: kafka.clone(),
+        ..AppConfig::default()
+    };
+    config.admin.listen = free_local_address()?;
+    config.log.format = alpr::app_config::LogFormat::Json;
+    Ok(config)
+}
+
+/// Matcher settings of the runs: alerts are not suppressed, so every matching read alerts and
+/// the alert count checks the matcher's work.
+pub fn matcher_config(
+    kafka: &KafkaSettings,
+    options: &BenchOptions,
+    state_dir: &Path,
+    delivery: Delivery,
+) -> anyhow::Result<AppConfig> {
+    let mut config = base_config(kafka)?;
+    let group = match delivery {
+        Delivery::ExactlyOnce => "bench-matcher-eos",
+        Delivery::AtLeastOnce => "bench-matcher-alo",
+    };
+    config.matcher = MatcherSettings {
+        state_dir: state_dir.to_path_buf(),
+        group_id: group.into(),
+        instance_id: format!("{group}-0"),
+        commit_interval_ms: options.commit_interval_ms,
+        suppression_window_seconds: 0,
+        hotlist_load_timeout_seconds: START_TIMEOUT.as_secs(),
+        delivery,
+        ..MatcherSettings::default()
+    };
+    Ok(config)
+}
+
+/// Figures of the hotlist phase.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HotlistFigures {
+    pub entries: usize,
+    pub import_seconds: f64,
+    /// From the matcher's start on an empty state folder until it is ready.
+    pub load_seconds: f64,
+    /// Peak resident set size of the matcher after the load.
+    pub load_peak_rss_bytes: u64,
+}
+
+/// Writes the hotlist file, imports it with `alpr hotlist import`, and starts a matcher on an
+/// empty state folder to time how long it takes to load the list.
+pub async fn load_hotlist(
+    options: &BenchOptions,
+    kafka: &KafkaSettings,
+    traffic: &Traffic,
+    state_dir: &Path,
+) -> anyhow::Result<HotlistFigures> {
+    let list_path = options.work_dir.join("hotlist.csv");
+    let entries = traffic.write_hotlist(&list_path, options.hotlist_entries)?;
+    let started = Instant::now();
+    let status = std::process::Command::new(&options.alpr)
+        .args(["--kafka", &kafka.bootstrap_servers])
+        .args(["--topic-prefix", &kafka.topic_prefix])
+        .args([
+            "hotlist",
+            "import",
+            "--list",
+            LIST,
+            "--agency",
+            ORGANISATION,
+        ])
+        .arg(&list_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(options.work_dir.join("import.log"))?)
+        .status()?;
+    if !status.success() {
+        bail!("hotlist import failed with {status}; see import.log");
+    }
+    let import_seconds = started.elapsed().as_secs_f64();
+
+    let config = matcher_config(kafka, options, state_dir, Delivery::ExactlyOnce)?;
+    let mut matcher = ComponentProcess::start(
+        &options.alpr,
+        &options.work_dir,
+        "matcher-load",
+        &config,
+        &["matcher"],
+    )?;
+    let load = matcher.wait_ready(START_TIMEOUT).await?;
+    let load_peak_rss_bytes = matcher.stop()?;
+    Ok(HotlistFigures {
+        entries,
+        import_seconds,
+        load_seconds: load.as_secs_f64(),
+        load_peak_rss_bytes,
+    })
+}
+
+/// Publishes reads straight to the reads topic with ingest's producer settings, several chunks
+/// in flight, and returns the rate from the first send to the last acknowledgement.
+pub async fn publish_direct(
+    kafka: &KafkaSettings,
+    reads: Vec<CameraRead>,
+) -> anyhow::Result<Throughput> {
+    let publisher = ReadPublisher::connect(kafka, PublisherLimits::default()).await?;
+    let count = reads.len();
+    let chunks: Vec<Vec<CameraRead>> = reads
+        .chunks(PUBLISH_CHUNK)
+        .map(<[CameraRead]>::to_vec)
+        .collect();
+    let started = Instant::now();
+    let mut results = futures::stream::iter(chunks)
+        .map(|chunk| {
+            let publisher = publisher.clone();
+            async move { publisher.publish_all(&chunk).await }
+        })
+        .buffer_unordered(PUBLISH_CHUNKS_IN_FLIGHT);
+    while let Some(chunk) = results.next().await {
+        if let Some(Err(error)) = chunk.into_iter().find(Result::is_err) {
+            bail!("publishing reads: {error}");
+        }
+    }
+    Ok(Throughput::new(count, started.elapsed()))
+}
+
+/// Drains the reads topic with a consumer loop that only counts, configured as the matcher's
+/// consumer is, and returns its rate from the first record to the last.
+pub async fn drain_bare(kafka: &KafkaSettings, expected: usize) -> anyhow::Result<Throughput> {
+    let consumer: StreamConsumer = kafka
+        .client_config()
+        .set("group.id", format!("{}bench-bare", kafka.topic_prefix))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .create()?;
+    consumer.subscribe(&[&kafka.topics().reads])?;
+    let mut counted = 0;
+    let mut bytes = 0_usize;
+    let mut first = None;
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    while counted < expected {
+        let message = tokio::time::timeout_at(deadline.into(), consumer.recv())
+            .await
+            .context("bare consumer timed out")??;
+        first.get_or_insert_with(Instant::now);
+        bytes += message.payload().map_or(0, <[u8]>::len);
+        counted += 1;
+    }
+    let first = first.unwrap_or_else(Instant::now);
+    tracing::debug!(bytes, "bare consumer drained the reads");
+    Ok(Throughput::new(counted.saturating_sub(1), first.elapsed()))
+}
+
+/// Figures of one matcher pass over the reads.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MatcherFigures {
+    pub throughput: Throughput,
+    pub alerts: usize,
+    pub expected_alerts: usize,
+    /// From start until ready, with the hotlist already in the state folder.
+    pub restart_seconds: f64,
+    pub peak_rss_bytes: u64,
+}
+
+/// Runs a matcher with `delivery` over the `reads` reads on the topic and returns its rate from
+/// its first read to its last, and the alerts it committed.
+pub async fn run_matcher(
+    options: &BenchOptions,
+    kafka: &KafkaSettings,
+    state_dir: &Path,
+    delivery: Delivery,
+    reads: usize,
+    expected_alerts: usize,
+) -> anyhow::Result<MatcherFigures> {
+    let alerts_before = count_alerts(kafka).await?;
+    let config = matcher_config(kafka, options, state_dir, delivery)?;
+    let name = match delivery {
+        Delivery::ExactlyOnce => "matcher-eos",
+        Delivery::AtLeastOnce => "matcher-alo",
+    };
+    let mut matcher = ComponentProcess::start(
+        &options.alpr,
+        &options.work_dir,
+        name,
+        &config,
+        &["matcher"],
+    )?;
+    let restart = matcher.wait_ready(START_TIMEOUT).await?;
+    let first = matcher
+        .wait_for_metric("alpr_matcher_reads_total", 1.0, DRAIN_TIMEOUT)
+        .await?;
+    let last = matcher
+        .wait_for_metric("alpr_matcher_reads_total", reads as f64, DRAIN_TIMEOUT)
+        .await?;
+    let throughput = Throughput::new(reads.saturating_sub(1), last - first);
+    // The last batch's alerts commit a moment after its reads are counted.
+    let alerts =
+        wait_for_alert_count(kafka, alerts_before + expected_alerts).await? - alerts_before;
+    let peak_rss_bytes = matcher.stop()?;
+    Ok(MatcherFigures {
+        throughput,
+        alerts,
+        expected_alerts,
+        restart_seconds: restart.as_secs_f64(),
+        peak_rss_bytes,
+    })
+}
+
+/// Returns the number of committed alerts, waiting up to 30 s for it to reach `at_least`.
+async fn wait_for_alert_count(kafka: &KafkaSettings, at_least: usize) -> anyhow::Result<usize> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let count = count_alerts(kafka).await?;
+        if count >= at_least || Instant::now() > deadline {
+            return Ok(count);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Counts the committed records of the alert topic from its watermarks. Transaction markers
+/// take offsets too, so this reads the records rather than subtracting offsets.
+async fn count_alerts(kafka: &KafkaSettings) -> anyhow::Result<usize> {
+    let kafka = kafka.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+        let consumer: BaseConsumer = kafka
+            .client_config()
+            .set(
+                "group.id",
+                format!("{}bench-alert-count", kafka.topic_prefix),
+            )
+            .set("enable.auto.commit", "false")
+            .set("isolation.level", "read_committed")
+            .create()?;
+        let topic = kafka.topics().alerts;
+        let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
+        let mut assignment = TopicPartitionList::new();
+        let mut ends = Vec::new();
+        for partition in metadata
+            .topics()
+            .iter()
+            .flat_map(|topic| topic.partitions())
+        {
+            let (_, high) =
+                consumer.fetch_watermarks(&topic, partition.id(), Duration::from_secs(10))?;
+            ends.push((partition.id(), high));
+            assignment.add_partition_offset(&topic, partition.id(), Offset::Beginning)?;
+        }
+        consumer.assign(&assignment)?;
+        let mut count = 0;
+        let mut done: std::collections::HashSet<i32> = ends
+            .iter()
+            .filter(|(_, high)| *high == 0)
+            .map(|(partition, _)| *partition)
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while done.len() < ends.len() {
+            if Instant::now() > deadline {
+                bail!("counting alerts took over 60 s");
+            }
+            let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+                // Only transaction markers may remain before the end of a partition.
+                for (partition, high) in &ends {
+                    if let Ok(position) = consumer.position() {
+                        if let Some(element) = position.find_partition(&topic, *partition) {
+                            if matches!(element.offset(), Offset::Offset(at) if at >= *high) {
+                                done.insert(*partition);
+                            }
+                        }
+                    }
+                }
+                continue;
+            };
+            let message = message?;
+            count += 1;
+            let high = ends
+                .iter()
+                .find(|(partition, _)| *partition == message.partition())
+                .map_or(0, |(_, high)| *high);
+            if message.offset() + 1 >= high {
+                done.insert(message.partition());
+            }
+        }
+        Ok(count)
+    })
+    .await?
+}
+
+/// Figures of the latency phase.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LatencyFigures {
+    pub target_reads_per_second: f64,
+    pub sent: usize,
+    pub alerts: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Sends reads captured "now" at `rate` per second to an exactly-once matcher for the phase's
+/// duration, and measures from each alerting read's capture time to the moment its alert is
+/// readable by a `read_committed` consumer.
+pub async fn measure_latency(
+    options: &BenchOptions,
+    kafka: &KafkaSettings,
+    state_dir: &Path,
+    traffic: &mut Traffic,
+    rate: f64,
+) -> anyhow::Result<LatencyFigures> {
+    let config = matcher_config(kafka, options, state_dir, Delivery::ExactlyOnce)?;
+    let mut matcher = ComponentProcess::start(
+        &options.alpr,
+        &options.work_dir,
+        "matcher-latency",
+        &config,
+        &["matcher"],
+    )?;
+    matcher.wait_ready(START_TIMEOUT).await?;
+
+    let alerts = alerts_from_now(kafka)?;
+    let stop_collecting = ShutdownToken::new();
+    let collector = tokio::spawn(collect_latencies(alerts, stop_collecting.clone()));
+    let publisher = ReadPublisher::connect(kafka, PublisherLimits::default()).await?;
+    let tick = Duration::from_millis(5);
+    let per_tick = rate * tick.as_secs_f64();
+    let mut ticks = tokio::time::interval(tick);
+    let phase_end = Instant::now() + Duration::from_secs(options.latency_seconds);
+    let mut due = 0.0;
+    let mut sent = 0;
+    let mut in_flight = Vec::new();
+    while Instant::now() < phase_end {
+        ticks.tick().await;
+        due += per_tick;
+        let mut batch = Vec::new();
+        while due >= 1.0 {
+            let (read, _) = traffic.next_read(chrono::Utc::now())?;
+            batch.push(read);
+            due -= 1.0;
+        }
+        sent += batch.len();
+        let publisher = publisher.clone();
+        in_flight.push(tokio::spawn(
+            async move { publisher.publish_all(&batch).await },
+        ));
+    }
+    for published in in_flight {
+        if let Some(Err(error)) = published.await?.into_iter().find(Result::is_err) {
+            bail!("publishing reads: {error}");
+        }
+    }
+    // Alerts of the last reads commit within one interval; wait well past it.
+    tokio::time::sleep(Duration::from_millis(
+        options.commit_interval_ms * 10 + 2_000,
+    ))
+    .await;
+    stop_collecting.cancel();
+    let mut latencies = collector.await??;
+    matcher.stop()?;
+    if latencies.is_empty() {
+        bail!("no alert arrived during the latency phase");
+    }
+    latencies.sort_unstable();
+    let quantile = |q: f64| {
+        let index = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[index] as f64 / 1000.0
+    };
+    Ok(LatencyFigures {
+        target_reads_per_second: rate,
+        sent,
+        alerts: latencies.len(),
+        p50_ms: quantile(0.50),
+        p99_ms: quantile(0.99),
+        p999_ms: quantile(0.999),
+        max_ms: quantile(1.0),
+    })
+}
+
+/// Creates a `read_committed` consumer of the alert topic, positioned at its current end.
+fn alerts_from_now(kafka: &KafkaSettings) -> anyhow::Result<StreamConsumer> {
+    let consumer: StreamConsumer = kafka
+        .client_config()
+        .set("group.id", format!("{}bench-latency", kafka.topic_prefix))
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .set("fetch.wait.max.ms", "5")
+        .create()?;
+    let topic = kafka.topics().alerts;
+    let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10))?;
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata
+        .topics()
+        .iter()
+        .flat_map(|topic| topic.partitions())
+    {
+        assignment.add_partition_offset(&topic, partition.id(), Offset::End)?;
+    }
+    consumer.assign(&assignment)?;
+    Ok(consumer)
+}
+
+/// Returns the time from capture to arrival, in microseconds, of each alert that arrives
+/// until `stop`.
+async fn collect_latencies(
+    consumer: StreamConsumer,
+    stop: ShutdownToken,
+) -> anyhow::Result<Vec<i64>> {
+    let mut latencies = Vec::new();
+    loop {
+        let message = tokio::select! {
+            _ = stop.cancelled() => return Ok(latencies),
+            message = consumer.recv() => message?,
+        };
+        let received = chrono::Utc::now().timestamp_micros();
+        let Some(payload) = message.payload() else {
+            continue;
+        };
+        let alert: Alert = decode(payload)?;
+        latencies.push(received - alert.read.captured_at);
+    }
+}
+
+/// Figures of the ingest phase.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IngestFigures {
+    pub direct: Throughput,
+    pub http: Throughput,
+    pub batch: usize,
+    pub concurrency: usize,
+    pub peak_rss_bytes: u64,
+}
+
+/// Publishes reads straight to Kafka, then sends as many to an `alpr ingest` process over HTTP
+/// in NDJSON batches, on topics of their own so the matcher figures are not disturbed.
+pub async fn measure_ingest(
+    options: &BenchOptions,
+    kafka: &KafkaSettings,
+    traffic: &mut Traffic,
+) -> anyhow::Result<IngestFigures> {
+    let kafka = KafkaSettings {
+        topic_prefix: format!("{}ingest.", kafka.topic_prefix),
+        ..kafka.clone()
+    };
+    alpr_platform::ensure_topics(&kafka).await?;
+    let (reads, _) = traffic.reads(options.http_reads)?;
+    let direct = publish_direct(&kafka, reads).await?;
+
+    let token = "bench-camera-token";
+    let mut config = base_config(&kafka)?;
+    config.ingest = IngestSettings {
+        listen: free_local_address()?,
+        consume_raw_topic: false,
+        tokens: vec![CameraToken {
+            token: token.into(),
+            organisation: ORGANISATION.into(),
+            cameras: vec!["*".into()],
+        }],
+        ..IngestSettings::default()
+    };
+    config.images.location = options.work_dir.join("images").display().to_string();
+    let url = format!("http://{}/v1/reads", config.ingest.listen);
+    let mut ingest = ComponentProcess::start(
+        &options.alpr,
+        &options.work_dir,
+        "ingest",
+        &config,
+        &["ingest"],
+    )?;
+    ingest.wait_ready(START_TIMEOUT).await?;
+
+    let bodies = ndjson_bodies(traffic, options.http_reads, options.http_batch)?;
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let mut responses = futures::stream::iter(bodies)
+        .map(|body| {
+            let client = client.clone();
+            let url = url.clone();
+            async move {
+                let response = client
+                    .post(&url)
+                    .bearer_auth(token)
+                    .header("content-type", "application/x-ndjson")
+                    .body(body)
+                    .send()
+                    .await?;
+                let status = response.status();
+                let answer: serde_json::Value = response.json().await?;
+                anyhow::Ok((status, answer))
+            }
+        })
+        .buffer_unordered(options.http_concurrency);
+    let mut accepted = 0;
+    while let Some(response) = responses.next().await {
+        let (status, answer) = response?;
+        if status != reqwest::StatusCode::ACCEPTED {
+            bail!("ingest responded {status}: {answer}");
+        }
+        accepted += answer["accepted"].as_u64().unwrap_or(0) as usize;
+    }
+    let http = Throughput::new(accepted, started.elapsed());
+    if accepted != options.http_reads {
+        bail!("ingest accepted {accepted} of {} reads", options.http_reads);
+    }
+    let peak_rss_bytes = ingest.stop()?;
+    Ok(IngestFigures {
+        direct,
+        http,
+        batch: options.http_batch,
+        concurrency: options.http_concurrency,
+        peak_rss_bytes,
+    })
+}
+
+/// Figures of the retention phase.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RetentionFigures {
+    pub tracked_reads: usize,
+    /// From start until the worker has indexed every read on the topic.
+    pub catch_up_seconds: f64,
+    pub state_bytes: u64,
+    pub bytes_per_read: f64,
+    pub peak_rss_bytes: u64,
+}
+
+/// Starts a retention worker over the run's reads, waits until it is ready (it indexes every
+/// read first), stops it and measures its state folder.
+pub async fn measure_retention(
+    options: &BenchOptions,
+    kafka: &KafkaSettings,
+    tracked_reads: usize,
+) -> anyhow::Result<RetentionFigures> {
+    let state_dir = options.work_dir.join("retention");
+    let mut config = base_config(kafka)?;
+    config.retention.state_dir = state_dir.clone();
+    config.retention.purge_log = options.work_dir.join("purge-log.jsonl");
+    config.retention.listen = free_local_address()?;
+    config.retention.catch_up_timeout_seconds = DRAIN_TIMEOUT.as_secs();
+    config.images.location = options.work_dir.join("images").display().to_string();
+    let mut worker = ComponentProcess::start(
+        &options.alpr,
+        &options.work_dir,
+        "retention",
+        &config,
+        &["retention"],
+    )?;
+    let catch_up = worker.wait_ready(DRAIN_TIMEOUT).await?;
+    let peak_rss_bytes = worker.stop()?;
+    let state_bytes = folder_bytes(&state_dir)?;
+    Ok(RetentionFigures {
+        tracked_reads,
+        catch_up_seconds: catch_up.as_secs_f64(),
+        state_bytes,
+        bytes_per_read: state_bytes as f64 / tracked_reads.max(1) as f64,
+        peak_rss_bytes,
+    })
+}

@@ -50,10 +50,10 @@ fn bench_size(c: &mut Criterion, entries: usize, group_name: &str) {
     let mut map = HashMap::with_capacity(entries);
     // Fixed plates to probe, so each benchmark has a known outcome.
     index
-        .insert(entries, "1291164", MatchPolicy::OcrTolerant)
+        .insert(entries, "1291164", MatchPolicy::OcrTolerant, 0)
         .expect("valid pattern");
     index
-        .insert(entries + 1, "7AB*", MatchPolicy::Exact)
+        .insert(entries + 1, "7AB*", MatchPolicy::Exact, 0)
         .expect("valid pattern");
     map.insert("1291164".to_string(), entries);
     for id in 0..entries {
@@ -63,7 +63,7 @@ fn bench_size(c: &mut Criterion, entries: usize, group_name: &str) {
         } else {
             MatchPolicy::OcrTolerant
         };
-        index.insert(id, &plate, policy).expect("valid pattern");
+        index.insert(id, &plate, policy, 0).expect("valid pattern");
         map.insert(plate, id);
     }
     let missing = "9XX9XX9";

@@ -2,10 +2,12 @@
 //! per (read, matching entry) to `alpr.alerts.v1`.
 
 pub mod alert_history;
+pub mod entry_index;
 pub mod hotlist_follower;
 pub mod list_health;
 pub mod matching;
 pub mod metrics;
+pub mod plate_index;
 pub mod plate_match;
 pub mod reads_loop;
 pub mod store;

@@ -14,12 +14,11 @@
 //! OCR tolerance also applies to the known characters of partial reads and wildcard patterns,
 //! because a read that lost one character to dirt can still misread another one.
 
-use std::collections::HashMap;
-use std::hash::Hash;
-
 use serde::{Deserialize, Serialize};
 
 use alpr_schemas::{MatchKind, MatchPolicy};
+
+pub use crate::plate_index::{IndexMatch, PlateIndex};
 
 /// Marks an unreadable character in a read.
 pub const UNREADABLE: char = '?';
@@ -39,12 +38,6 @@ pub const MAX_SUBSTITUTIONS_LIMIT: u8 = 2;
 /// Default confusion classes: characters that plate OCR engines commonly mistake for each other.
 pub const DEFAULT_CONFUSION_CLASSES: [&str; 6] = ["0ODQ", "1IL", "2Z", "5S", "6G", "8B"];
 
-/// Maximum hash probes of a partial read. A read with `q` unreadable characters needs
-/// `r^q` probes, where `r` is the number of class representatives (27 with the default classes),
-/// so 729 allows two unreadable characters. Reads with more scan every class key of their
-/// length instead.
-const PARTIAL_PROBE_LIMIT: usize = 729;
-
 const READ_UNREADABLE: u8 = b'?';
 const PATTERN_ANY_CHARACTER: u8 = b'?';
 const PATTERN_ANY_RUN: u8 = b'*';
@@ -54,7 +47,7 @@ fn is_plate_character(byte: u8) -> bool {
     byte.is_ascii_uppercase() || byte.is_ascii_digit()
 }
 
-fn is_read_character(byte: u8) -> bool {
+pub(crate) fn is_read_character(byte: u8) -> bool {
     is_plate_character(byte) || byte == READ_UNREADABLE
 }
 
@@ -207,13 +200,6 @@ impl ConfusionClasses {
         let index = self.class_index[usize::from(left)];
         index != NO_CLASS && index == self.class_index[usize::from(right)]
     }
-
-    fn class_key_bytes(&self, plate: &[u8]) -> Vec<u8> {
-        plate
-            .iter()
-            .map(|&byte| self.representative[usize::from(byte)])
-            .collect()
-    }
 }
 
 impl Default for ConfusionClasses {
@@ -352,7 +338,7 @@ pub fn match_plate(
 }
 
 /// [`match_plate`] for a read and a pattern whose characters are already checked.
-fn match_checked(
+pub(crate) fn match_checked(
     read: &[u8],
     pattern: &[u8],
     settings: &PolicySettings,
@@ -543,283 +529,6 @@ pub fn validate_pattern(pattern: &str) -> Result<(), PatternError> {
         return Err(PatternError::TooFewKnownCharacters { count: known });
     }
     Ok(())
-}
-
-/// Hotlist patterns in memory, arranged so that one read costs one hash lookup in the common
-/// case, because almost every read matches nothing.
-///
-/// - Entries without `?` and `*` sit under their class key. A read that matches such an entry
-///   exactly or by substitutions has the same class key, so a read without `?` needs one hash
-///   lookup, and only the entries found are checked with [`match_plate`].
-/// - A partial read probes every class key its `?` positions can expand to: `r^q` lookups for
-///   `q` unreadable characters and `r` class representatives (27 with the default classes), up
-///   to 729 lookups. Beyond that it scans all class keys of its length, which costs time in
-///   proportion to the number of distinct keys.
-/// - Wildcard entries are checked one by one with [`match_plate`]: those with `?` only against
-///   reads of their length, those with `*` against every read. Every read pays for them, so the
-///   index suits a few thousand wildcard entries at most (an estimate, not a measurement).
-#[derive(Debug, Clone)]
-pub struct PlateIndex<Id> {
-    classes: ConfusionClasses,
-    /// Substitution budget given to every OCR-tolerant entry.
-    max_substitutions: u8,
-    /// Entries by slot number. Buckets hold slot numbers, so an id is stored twice, not once per
-    /// bucket; removed slots are `None` until `free_slots` hands them out again.
-    slots: Vec<Option<Slot<Id>>>,
-    free_slots: Vec<usize>,
-    slot_of: HashMap<Id, usize>,
-    by_class_key: HashMap<Box<[u8]>, Vec<usize>>,
-    /// Wildcard entries with `?` but no `*`, by pattern length.
-    fixed_length_wildcards: HashMap<usize, Vec<usize>>,
-    /// Wildcard entries with `*`, with the shortest read each can match.
-    run_wildcards: Vec<(usize, usize)>,
-}
-
-#[derive(Debug, Clone)]
-struct Slot<Id> {
-    id: Id,
-    pattern: Box<str>,
-    settings: PolicySettings,
-    bucket: Bucket,
-}
-
-/// Bucket that lists a slot, stored in the slot so that removal touches one bucket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Bucket {
-    ClassKey(Box<[u8]>),
-    FixedLength(usize),
-    Runs,
-}
-
-/// One entry that matches a read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexMatch<'a, Id> {
-    pub id: &'a Id,
-    pub pattern: &'a str,
-    pub plate_match: PlateMatch,
-}
-
-impl<Id: Clone + Eq + Hash> PlateIndex<Id> {
-    /// Creates an empty index. OCR-tolerant entries allow `max_substitutions` substitutions.
-    pub fn new(classes: ConfusionClasses, max_substitutions: u8) -> Result<Self, PolicyError> {
-        PolicySettings::ocr_tolerant(max_substitutions)?;
-        Ok(Self {
-            classes,
-            max_substitutions,
-            slots: Vec::new(),
-            free_slots: Vec::new(),
-            slot_of: HashMap::new(),
-            by_class_key: HashMap::new(),
-            fixed_length_wildcards: HashMap::new(),
-            run_wildcards: Vec::new(),
-        })
-    }
-
-    pub fn classes(&self) -> &ConfusionClasses {
-        &self.classes
-    }
-
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.slot_of.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.slot_of.is_empty()
-    }
-
-    /// Inserts an entry, replacing any entry with the same id, after checking `pattern` with
-    /// [`validate_pattern`]. An invalid pattern leaves the index unchanged, so an existing entry
-    /// with that id keeps its previous pattern: remove it if that is not wanted.
-    pub fn insert(
-        &mut self,
-        id: Id,
-        pattern: &str,
-        policy: MatchPolicy,
-    ) -> Result<(), PatternError> {
-        validate_pattern(pattern)?;
-        let settings = match policy {
-            MatchPolicy::Exact => PolicySettings::exact(),
-            MatchPolicy::OcrTolerant => PolicySettings {
-                policy,
-                max_substitutions: self.max_substitutions,
-            },
-        };
-        self.remove(&id);
-
-        let bytes = pattern.as_bytes();
-        let bucket = if bytes.contains(&PATTERN_ANY_RUN) {
-            Bucket::Runs
-        } else if bytes.contains(&PATTERN_ANY_CHARACTER) {
-            Bucket::FixedLength(bytes.len())
-        } else {
-            Bucket::ClassKey(self.classes.class_key_bytes(bytes).into_boxed_slice())
-        };
-        let slot = Slot {
-            id: id.clone(),
-            pattern: pattern.into(),
-            settings,
-            bucket: bucket.clone(),
-        };
-        let number = match self.free_slots.pop() {
-            Some(number) => {
-                self.slots[number] = Some(slot);
-                number
-            }
-            None => {
-                self.slots.push(Some(slot));
-                self.slots.len() - 1
-            }
-        };
-        match bucket {
-            Bucket::ClassKey(key) => self.by_class_key.entry(key).or_default().push(number),
-            Bucket::FixedLength(length) => self
-                .fixed_length_wildcards
-                .entry(length)
-                .or_default()
-                .push(number),
-            Bucket::Runs => {
-                let shortest_read = bytes.iter().filter(|&&b| b != PATTERN_ANY_RUN).count();
-                self.run_wildcards.push((shortest_read, number));
-            }
-        }
-        self.slot_of.insert(id, number);
-        Ok(())
-    }
-
-    /// Removes the entry with `id`. Returns whether there was one.
-    pub fn remove(&mut self, id: &Id) -> bool {
-        let Some(number) = self.slot_of.remove(id) else {
-            return false;
-        };
-        let Some(slot) = self.slots.get_mut(number).and_then(Option::take) else {
-            // `insert` and `remove` change `slot_of` and `slots` together, and debug builds check it.
-            debug_assert!(false, "slot {number} of an indexed id is empty");
-            return true;
-        };
-        match slot.bucket {
-            Bucket::ClassKey(key) => {
-                if let Some(bucket) = self.by_class_key.get_mut(&key) {
-                    bucket.retain(|&listed| listed != number);
-                    if bucket.is_empty() {
-                        self.by_class_key.remove(&key);
-                    }
-                }
-            }
-            Bucket::FixedLength(length) => {
-                if let Some(bucket) = self.fixed_length_wildcards.get_mut(&length) {
-                    bucket.retain(|&listed| listed != number);
-                    if bucket.is_empty() {
-                        self.fixed_length_wildcards.remove(&length);
-                    }
-                }
-            }
-            Bucket::Runs => self.run_wildcards.retain(|&(_, listed)| listed != number),
-        }
-        self.free_slots.push(number);
-        true
-    }
-
-    /// Returns every entry that `read` matches, each with its [`PlateMatch`]. A read with a
-    /// character other than A–Z, 0–9 and `?` matches nothing.
-    pub fn matches(&self, read: &str) -> Vec<IndexMatch<'_, Id>> {
-        let mut found = Vec::new();
-        let read = read.as_bytes();
-        if read.is_empty() || !read.iter().all(|&byte| is_read_character(byte)) {
-            return found;
-        }
-
-        let unreadable = read.iter().filter(|&&b| b == READ_UNREADABLE).count();
-        if unreadable == 0 {
-            let key = self.classes.class_key_bytes(read);
-            if let Some(bucket) = self.by_class_key.get(key.as_slice()) {
-                self.check_slots(read, bucket.iter().copied(), &mut found);
-            }
-        } else if self.partial_probes(unreadable) <= PARTIAL_PROBE_LIMIT {
-            self.probe_partial(read, &mut found);
-        } else {
-            self.scan_class_keys(read, &mut found);
-        }
-
-        if let Some(bucket) = self.fixed_length_wildcards.get(&read.len()) {
-            self.check_slots(read, bucket.iter().copied(), &mut found);
-        }
-        let run_slots = self
-            .run_wildcards
-            .iter()
-            .filter(|(shortest_read, _)| *shortest_read <= read.len())
-            .map(|&(_, number)| number);
-        self.check_slots(read, run_slots, &mut found);
-        found
-    }
-
-    fn partial_probes(&self, unreadable: usize) -> usize {
-        u32::try_from(unreadable)
-            .ok()
-            .and_then(|exponent| self.classes.key_alphabet.len().checked_pow(exponent))
-            .unwrap_or(usize::MAX)
-    }
-
-    /// Looks up every class key that the `?` positions of `read` can expand to. Each expansion is
-    /// a different key, so no entry is found twice.
-    fn probe_partial<'a>(&'a self, read: &[u8], found: &mut Vec<IndexMatch<'a, Id>>) {
-        let alphabet = &self.classes.key_alphabet;
-        let mut key = self.classes.class_key_bytes(read);
-        let unknown: Vec<usize> = (0..read.len())
-            .filter(|&position| read[position] == READ_UNREADABLE)
-            .collect();
-        // An odometer over the alphabet: choice[k] picks the representative at unknown[k].
-        let mut choice = vec![0usize; unknown.len()];
-        loop {
-            for (&position, &chosen) in unknown.iter().zip(&choice) {
-                key[position] = alphabet[chosen];
-            }
-            if let Some(bucket) = self.by_class_key.get(key.as_slice()) {
-                self.check_slots(read, bucket.iter().copied(), found);
-            }
-            let mut digit = 0;
-            loop {
-                let Some(value) = choice.get_mut(digit) else {
-                    return;
-                };
-                *value += 1;
-                if *value < alphabet.len() {
-                    break;
-                }
-                *value = 0;
-                digit += 1;
-            }
-        }
-    }
-
-    fn scan_class_keys<'a>(&'a self, read: &[u8], found: &mut Vec<IndexMatch<'a, Id>>) {
-        for (key, bucket) in &self.by_class_key {
-            if key.len() == read.len() {
-                self.check_slots(read, bucket.iter().copied(), found);
-            }
-        }
-    }
-
-    fn check_slots<'a>(
-        &'a self,
-        read: &[u8],
-        numbers: impl Iterator<Item = usize>,
-        found: &mut Vec<IndexMatch<'a, Id>>,
-    ) {
-        for number in numbers {
-            let Some(Some(slot)) = self.slots.get(number) else {
-                continue;
-            };
-            let pattern = slot.pattern.as_bytes();
-            if let Some(plate_match) = match_checked(read, pattern, &slot.settings, &self.classes) {
-                found.push(IndexMatch {
-                    id: &slot.id,
-                    pattern: &slot.pattern,
-                    plate_match,
-                });
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ use crate::metrics::{
     SUPPRESSED_ALERTS, SUPPRESSION_KEYS, UNDECODABLE_READS,
 };
 use crate::plate_match::PlateMatch;
-use crate::store::HotlistStore;
+use crate::store::{HotlistStore, StoreError};
 use crate::suppression::AlertSuppressor;
 use crate::{Clock, Delivery, MatcherSettings};
 
@@ -78,6 +78,16 @@ pub enum ReadsLoopError {
     NoGroupMetadata,
     #[error("restoring suppression state: {0}")]
     AlertHistory(#[from] AlertHistoryError),
+    #[error("hotlist store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Outcome of looking one read up in the hotlist.
+enum LookUp {
+    NoMatch,
+    /// The read, with the entries whose pattern its plate matches.
+    Candidates(Box<CameraRead>, Vec<(HotlistEntry, PlateMatch)>),
+    Undecodable(CodecError),
 }
 
 /// How long a transaction step may take before the batch is given up.
@@ -345,13 +355,13 @@ impl ReadsLoop {
             };
             READS.inc();
             let started = Instant::now();
-            let (read, candidates) = match self.look_up(payload) {
-                Ok(Some(found)) => found,
-                Ok(None) => {
+            let (read, candidates) = match self.look_up(payload)? {
+                LookUp::Candidates(read, candidates) => (*read, candidates),
+                LookUp::NoMatch => {
                     MATCH_SECONDS.observe(started.elapsed().as_secs_f64());
                     continue;
                 }
-                Err(error) => {
+                LookUp::Undecodable(error) => {
                     UNDECODABLE_READS.inc();
                     tracing::warn!(%error, partition = message.partition(), offset = message.offset(), "skipping undecodable read");
                     continue;
@@ -394,26 +404,33 @@ impl ReadsLoop {
         Ok(BatchOutcome { alerts, suppressed })
     }
 
-    /// Looks a read's plate up in the hotlist and returns the read with the entries it may
-    /// match, or `None` when it can match none. Only the plate is decoded first; the whole read
-    /// is decoded only for the few reads some entry can match.
-    fn look_up(
-        &self,
-        payload: &[u8],
-    ) -> Result<Option<(CameraRead, Vec<(HotlistEntry, PlateMatch)>)>, CodecError> {
-        let candidates = match decode_view::<CameraRead, ReadPlateView>(payload)? {
-            Some(view) => self.store.entries_for_read(view.plate.normalised),
+    /// Looks a read's plate up in the hotlist. Only the plate is decoded first; the whole read
+    /// is decoded only for the few reads some entry can match. A read that cannot be decoded is
+    /// an outcome, not an error, because it is skipped; a failed store read stops the loop.
+    fn look_up(&self, payload: &[u8]) -> Result<LookUp, StoreError> {
+        let view = match decode_view::<CameraRead, ReadPlateView>(payload) {
+            Ok(view) => view,
+            Err(error) => return Ok(LookUp::Undecodable(error)),
+        };
+        let (read, candidates) = match view {
+            Some(view) => (None, self.store.entries_for_read(view.plate.normalised)?),
             // Written with an older schema: the full decode resolves it.
-            None => {
-                let read: CameraRead = decode(payload)?;
-                let candidates = self.store.entries_for_read(&read.plate.normalised);
-                return Ok((!candidates.is_empty()).then_some((read, candidates)));
-            }
+            None => match decode::<CameraRead>(payload) {
+                Ok(read) => {
+                    let candidates = self.store.entries_for_read(&read.plate.normalised)?;
+                    (Some(read), candidates)
+                }
+                Err(error) => return Ok(LookUp::Undecodable(error)),
+            },
         };
         if candidates.is_empty() {
-            return Ok(None);
+            return Ok(LookUp::NoMatch);
         }
-        Ok(Some((decode(payload)?, candidates)))
+        let read = match read.map_or_else(|| decode(payload), Ok) {
+            Ok(read) => read,
+            Err(error) => return Ok(LookUp::Undecodable(error)),
+        };
+        Ok(LookUp::Candidates(Box::new(read), candidates))
     }
 
     /// Sends alerts in the open transaction and waits until the broker has them. They become

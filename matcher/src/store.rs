@@ -8,8 +8,9 @@
 //! - `offsets`: hotlist partition (4 bytes, big-endian) → next offset to read (8 bytes,
 //!   big-endian). The offset is exclusive: the record at that offset has not been applied.
 //!
-//! The in-memory index is a [`plate_match::PlateIndex`], so one lookup finds exact matches, OCR
-//! variants, partial reads and wildcard entries alike.
+//! The in-memory index ([`EntryIndex`]) keeps only each entry's pattern, key and list, so one
+//! lookup finds exact matches, OCR variants, partial reads and wildcard entries alike, and the
+//! entries found are then read from RocksDB.
 //!
 //! Entries and offsets change in one write batch, so after a crash the store and the offsets
 //! agree, and the topic is read on from where the store stopped instead of from the start.
@@ -20,14 +21,18 @@ use std::sync::{Arc, RwLock};
 
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 
-use alpr_schemas::{decode, HotlistEntry, HotlistImport};
+use alpr_schemas::{decode, decode_view, HotlistEntry, HotlistEntryView, HotlistImport};
 
+use crate::entry_index::{EntryIndex, IndexedEntry};
 use crate::plate_match::{self, ConfusionClasses, PlateMatch, PolicyError};
 
 const ENTRIES: &str = "entries";
 const OFFSETS: &str = "offsets";
 const LISTS: &str = "lists";
 const FAMILIES: [&str; 3] = [ENTRIES, OFFSETS, LISTS];
+/// Block cache of the entries family, in MiB.
+const ENTRIES_BLOCK_CACHE_MB: u64 = 32;
+const ENTRIES_WRITE_BUFFER_BYTES: usize = 16 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -57,26 +62,6 @@ pub struct HotlistRecord {
     pub payload: Option<Vec<u8>>,
 }
 
-/// Entries indexed by plate pattern, with per-list facts, rebuilt from RocksDB at start and kept
-/// in step with every write.
-struct EntryIndex {
-    patterns: plate_match::PlateIndex<String>,
-    entries_by_id: HashMap<String, HotlistEntry>,
-    entries_per_list: HashMap<String, usize>,
-    imports: HashMap<String, HotlistImport>,
-}
-
-impl EntryIndex {
-    fn new(classes: &ConfusionClasses, max_substitutions: u8) -> Result<Self, PolicyError> {
-        Ok(Self {
-            patterns: plate_match::PlateIndex::new(classes.clone(), max_substitutions)?,
-            entries_by_id: HashMap::new(),
-            entries_per_list: HashMap::new(),
-            imports: HashMap::new(),
-        })
-    }
-}
-
 /// Summary of one list in the store: how many of its entries can match, and its latest import
 /// when one was published.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,9 +72,12 @@ pub struct ListSummary {
 }
 
 /// A change to the index, applied in record order once the write is durable.
-enum IndexChange {
-    UpsertEntry(Box<HotlistEntry>),
-    RemoveEntry(String),
+enum IndexChange<'a> {
+    /// An entry of the current schema, its fields borrowed from the record.
+    UpsertEntry(IndexedEntry<'a>),
+    /// An entry written with an older schema, decoded in full, under its key.
+    UpsertDecodedEntry(&'a str, Box<HotlistEntry>),
+    RemoveEntry(&'a str),
     SetImport(HotlistImport),
     RemoveImport(String),
 }
@@ -124,9 +112,17 @@ impl HotlistStore {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
-        let families = FAMILIES
-            .into_iter()
-            .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        let families = FAMILIES.into_iter().map(|name| {
+            let mut family = Options::default();
+            if name == ENTRIES {
+                // Entries are read one by one, only for reads that some pattern matches, and
+                // the whole family is written at the first load: a small block cache, bloom
+                // filters and small memtables keep its memory low.
+                family.optimize_for_point_lookup(ENTRIES_BLOCK_CACHE_MB);
+                family.set_write_buffer_size(ENTRIES_WRITE_BUFFER_BYTES);
+            }
+            ColumnFamilyDescriptor::new(name, family)
+        });
         let db = DB::open_cf_descriptors(&options, path, families)?;
         let store = Self {
             db: Arc::new(db),
@@ -152,12 +148,18 @@ impl HotlistStore {
             .iterator_cf(self.family(ENTRIES), IteratorMode::Start)
         {
             let (key, value) = item?;
-            let entry: HotlistEntry =
-                decode(&value).map_err(|source| StoreError::CorruptEntry {
-                    entry_id: String::from_utf8_lossy(&key).into_owned(),
-                    source,
-                })?;
-            index_insert(&mut index, entry);
+            let corrupt = |source| StoreError::CorruptEntry {
+                entry_id: String::from_utf8_lossy(&key).into_owned(),
+                source,
+            };
+            let entry_id = String::from_utf8_lossy(&key);
+            match decode_view::<HotlistEntry, HotlistEntryView>(&value).map_err(corrupt)? {
+                Some(view) => index.insert(indexed(&entry_id, &view)),
+                None => {
+                    let entry: HotlistEntry = decode(&value).map_err(corrupt)?;
+                    index.insert(indexed_owned(&entry_id, &entry));
+                }
+            }
         }
         for item in self.db.iterator_cf(self.family(LISTS), IteratorMode::Start) {
             let (key, value) = item?;
@@ -201,13 +203,21 @@ impl HotlistStore {
         let mut summary = ApplySummary::default();
         // Index changes in record order, so a later tombstone of an entry wins over an earlier
         // update in the same batch.
-        let mut changes: Vec<IndexChange> = Vec::new();
+        let mut changes: Vec<IndexChange<'_>> = Vec::new();
         let mut next_offsets: HashMap<i32, i64> = HashMap::new();
 
         for record in records {
             next_offsets.insert(record.partition, record.offset + 1);
-            let key = String::from_utf8_lossy(&record.key).into_owned();
-            if let Some(list) = HotlistImport::list_of_key(&key) {
+            let Ok(key) = std::str::from_utf8(&record.key) else {
+                tracing::warn!(
+                    partition = record.partition,
+                    offset = record.offset,
+                    "skipping hotlist record whose key is not UTF-8"
+                );
+                summary.undecodable += 1;
+                continue;
+            };
+            if let Some(list) = HotlistImport::list_of_key(key) {
                 self.stage_import_record(&mut batch, &mut changes, &mut summary, list, record);
                 continue;
             }
@@ -217,10 +227,21 @@ impl HotlistStore {
                     changes.push(IndexChange::RemoveEntry(key));
                     summary.removed += 1;
                 }
-                Some(payload) => match decode::<HotlistEntry>(payload) {
-                    Ok(entry) => {
+                Some(payload) => match decode_view::<HotlistEntry, HotlistEntryView>(payload) {
+                    Ok(view) => {
+                        let change = match view {
+                            Some(view) => IndexChange::UpsertEntry(indexed(key, &view)),
+                            None => match decode::<HotlistEntry>(payload) {
+                                Ok(entry) => IndexChange::UpsertDecodedEntry(key, Box::new(entry)),
+                                Err(error) => {
+                                    tracing::warn!(%error, partition = record.partition, offset = record.offset, "skipping undecodable hotlist record");
+                                    summary.undecodable += 1;
+                                    continue;
+                                }
+                            },
+                        };
                         batch.put_cf(self.family(ENTRIES), &record.key, payload);
-                        changes.push(IndexChange::UpsertEntry(Box::new(entry)));
+                        changes.push(change);
                         summary.upserted += 1;
                     }
                     Err(error) => {
@@ -247,8 +268,11 @@ impl HotlistStore {
             .unwrap_or_else(|poison| poison.into_inner());
         for change in changes {
             match change {
-                IndexChange::UpsertEntry(entry) => index_insert(&mut index, *entry),
-                IndexChange::RemoveEntry(entry_id) => index_remove(&mut index, &entry_id),
+                IndexChange::UpsertEntry(entry) => index.insert(entry),
+                IndexChange::UpsertDecodedEntry(key, entry) => {
+                    index.insert(indexed_owned(key, &entry));
+                }
+                IndexChange::RemoveEntry(key) => index.remove(key),
                 IndexChange::SetImport(import) => {
                     index.imports.insert(import.list.clone(), import);
                 }
@@ -266,7 +290,7 @@ impl HotlistStore {
     fn stage_import_record(
         &self,
         batch: &mut WriteBatch,
-        changes: &mut Vec<IndexChange>,
+        changes: &mut Vec<IndexChange<'_>>,
         summary: &mut ApplySummary,
         list: &str,
         record: &HotlistRecord,
@@ -311,11 +335,11 @@ impl HotlistStore {
             .read()
             .unwrap_or_else(|poison| poison.into_inner());
         let mut lists: BTreeMap<&str, ListSummary> = BTreeMap::new();
-        for (list, &entries) in &index.entries_per_list {
+        for (list, entries) in index.entries_per_list() {
             lists.insert(
                 list,
                 ListSummary {
-                    list: list.clone(),
+                    list: list.to_string(),
                     entries,
                     import: None,
                 },
@@ -335,21 +359,30 @@ impl HotlistStore {
     }
 
     /// Returns the entries whose pattern matches the normalised plate of a read, with how each
-    /// matched. Costs one hash lookup for a read without `?` plus a check of each wildcard entry.
-    pub fn entries_for_read(&self, plate: &str) -> Vec<(HotlistEntry, PlateMatch)> {
-        let index = self
+    /// matched. Costs one hash lookup for a read without `?` plus a check of each wildcard
+    /// entry, and one RocksDB read per entry found.
+    pub fn entries_for_read(
+        &self,
+        plate: &str,
+    ) -> Result<Vec<(HotlistEntry, PlateMatch)>, StoreError> {
+        let found = self
             .index
             .read()
-            .unwrap_or_else(|poison| poison.into_inner());
-        index
-            .patterns
-            .matches(plate)
-            .into_iter()
-            .filter_map(|found| {
-                let entry = index.entries_by_id.get(found.id)?;
-                Some((entry.clone(), found.plate_match))
-            })
-            .collect()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .matches(plate);
+        let mut entries = Vec::with_capacity(found.len());
+        for (entry_id, plate_match) in found {
+            // An entry removed since the lookup is simply gone.
+            let Some(bytes) = self.db.get_cf(self.family(ENTRIES), entry_id.as_bytes())? else {
+                continue;
+            };
+            let entry = decode(&bytes).map_err(|source| StoreError::CorruptEntry {
+                entry_id: entry_id.clone(),
+                source,
+            })?;
+            entries.push((entry, plate_match));
+        }
+        Ok(entries)
     }
 
     /// Returns every stored entry, in entry id order.
@@ -374,7 +407,7 @@ impl HotlistStore {
             .index
             .read()
             .unwrap_or_else(|poison| poison.into_inner());
-        index.patterns.len()
+        index.len()
     }
 
     /// Reads the RocksDB size, compaction and stall figures of every column family into the
@@ -402,42 +435,20 @@ pub struct ApplySummary {
     pub undecodable: usize,
 }
 
-/// Adds or replaces an entry in the index. An entry whose pattern the index rejects (such as
-/// three `*`) stays in RocksDB but cannot match. Hotlist import rejects such patterns first, so
-/// only a record written by another producer gets here.
-fn index_insert(index: &mut EntryIndex, entry: HotlistEntry) {
-    match index
-        .patterns
-        .insert(entry.entry_id.clone(), &entry.plate, entry.match_policy)
-    {
-        Ok(()) => {
-            *index
-                .entries_per_list
-                .entry(entry.list.clone())
-                .or_insert(0) += 1;
-            if let Some(replaced) = index.entries_by_id.insert(entry.entry_id.clone(), entry) {
-                decrement_list_count(index, &replaced.list);
-            }
-        }
-        Err(error) => {
-            tracing::warn!(entry_id = %entry.entry_id, %error, "hotlist entry has an invalid pattern and cannot match");
-            index_remove(index, &entry.entry_id);
-        }
+fn indexed<'a>(entry_id: &'a str, view: &HotlistEntryView<'a>) -> IndexedEntry<'a> {
+    IndexedEntry {
+        entry_id,
+        list: view.list,
+        plate: view.plate,
+        match_policy: view.match_policy,
     }
 }
 
-fn index_remove(index: &mut EntryIndex, entry_id: &str) {
-    index.patterns.remove(&entry_id.to_string());
-    if let Some(removed) = index.entries_by_id.remove(entry_id) {
-        decrement_list_count(index, &removed.list);
-    }
-}
-
-fn decrement_list_count(index: &mut EntryIndex, list: &str) {
-    if let Some(count) = index.entries_per_list.get_mut(list) {
-        *count -= 1;
-        if *count == 0 {
-            index.entries_per_list.remove(list);
-        }
+fn indexed_owned<'a>(entry_id: &'a str, entry: &'a HotlistEntry) -> IndexedEntry<'a> {
+    IndexedEntry {
+        entry_id,
+        list: &entry.list,
+        plate: &entry.plate,
+        match_policy: entry.match_policy,
     }
 }

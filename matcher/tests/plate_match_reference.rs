@@ -98,6 +98,11 @@ fn settings_for(policy: MatchPolicy, budget: u8) -> PolicySettings {
     PolicySettings::new(policy, budget).expect("budget within the limit")
 }
 
+/// A tag that differs between neighbouring ids, so a removal returning another entry's tag shows.
+fn tag_of(id: usize) -> u16 {
+    u16::try_from(id % 1_000).unwrap_or(0) + 1
+}
+
 fn budget_of(policy: MatchPolicy, budget: u8) -> usize {
     match policy {
         MatchPolicy::Exact => 0,
@@ -109,16 +114,21 @@ fn plate_char() -> impl Strategy<Value = char> {
     proptest::sample::select(ALPHABET)
 }
 
+/// Longest generated read or pattern: past the ten characters the index packs into one word,
+/// so its fallback for long plates is checked too.
+const MAX_GENERATED_LEN: usize = 12;
+
 fn read_strategy() -> impl Strategy<Value = String> {
     let read_char = prop_oneof![8 => plate_char(), 1 => Just('?')];
-    proptest::collection::vec(read_char, 2..=8).prop_map(|chars| chars.into_iter().collect())
+    proptest::collection::vec(read_char, 2..=MAX_GENERATED_LEN)
+        .prop_map(|chars| chars.into_iter().collect())
 }
 
 /// Generates patterns with at most two `*`, as import allows, by dropping every `*` after the
 /// second.
 fn pattern_strategy() -> impl Strategy<Value = String> {
     let pattern_char = prop_oneof![10 => plate_char(), 1 => Just('?'), 1 => Just('*')];
-    proptest::collection::vec(pattern_char, 2..=8).prop_map(|chars| {
+    proptest::collection::vec(pattern_char, 2..=MAX_GENERATED_LEN).prop_map(|chars| {
         let mut runs = 0;
         chars
             .into_iter()
@@ -238,7 +248,7 @@ proptest! {
         let mut index = PlateIndex::new(ConfusionClasses::default(), budget)
             .expect("budget within the limit");
         for (id, (pattern, policy)) in entries.iter().enumerate() {
-            let inserted = index.insert(id, pattern, *policy);
+            let inserted = index.insert(id, pattern, *policy, tag_of(id));
             prop_assert_eq!(inserted.is_ok(), reference_pattern_is_valid(pattern), "pattern {}", pattern);
             prop_assert_eq!(inserted.is_ok(), validate_pattern(pattern).is_ok());
         }
@@ -272,12 +282,12 @@ proptest! {
                     let expected = reference_match(&read, pattern, budget_of(*policy, budget));
                     let outcome = Some((found.plate_match.kind, found.plate_match.differences.len()));
                     prop_assert_eq!(outcome, expected);
-                    prop_assert_eq!(found.pattern, pattern.as_str());
+                    prop_assert_eq!(found.pattern.as_str(), pattern.as_str());
                 }
             }
             // Remove some entries and probe again, so removal is checked too.
             for id in (0..entries.len()).step_by(removed_every) {
-                prop_assert_eq!(index.remove(&id), live.remove(&id));
+                prop_assert_eq!(index.remove(&id), live.remove(&id).then(|| tag_of(id)));
             }
             prop_assert_eq!(index.len(), live.len());
         }

@@ -44,6 +44,7 @@ fn record(offset: i64, entry: &HotlistEntry) -> HotlistRecord {
 fn kinds(store: &HotlistStore, read: &str) -> Vec<(String, MatchKind)> {
     let mut found: Vec<_> = store
         .entries_for_read(read)
+        .unwrap()
         .into_iter()
         .map(|(entry, plate_match)| (entry.entry_id, plate_match.kind))
         .collect();

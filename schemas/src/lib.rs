@@ -13,8 +13,9 @@ pub mod records;
 pub use codec::{decode, decode_view, encode, is_encoded_as, AvroRecord, CodecError};
 pub use records::{
     Alert, AlertEntry, AuditAction, AuditEvent, CameraRead, EvidenceHold, HotlistEntry,
-    HotlistImport, HotlistReason, Location, MatchDetail, MatchDifference, MatchKind, MatchPolicy,
-    PlateRead, PlateTextView, ReadPlateView, VehicleAttribute, VehicleDescription, VehicleRead,
+    HotlistEntryView, HotlistImport, HotlistReason, Location, MatchDetail, MatchDifference,
+    MatchKind, MatchPolicy, PlateRead, PlateTextView, ReadPlateView, VehicleAttribute,
+    VehicleDescription, VehicleRead,
 };
 
 /// Converts a UTC time to the microseconds since the Unix epoch that every timestamp field holds.

@@ -103,6 +103,16 @@ pub struct HotlistEntry {
     pub expires_at: Option<i64>,
 }
 
+/// The fields of an encoded [`HotlistEntry`] that an index by plate needs, borrowed from its
+/// bytes. Decode with `decode_view::<HotlistEntry, HotlistEntryView>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct HotlistEntryView<'a> {
+    pub entry_id: &'a str,
+    pub list: &'a str,
+    pub plate: &'a str,
+    pub match_policy: MatchPolicy,
+}
+
 /// The latest import of one list, on the hotlist topic beside the entries. Its key is
 /// [`HotlistImport::key`]; a tombstone under that key means the list was removed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,8 +10,9 @@ use prometheus::{
 pub static READS_ACCEPTED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "alpr_ingest_reads_accepted_total",
-        "Reads acknowledged by the broker on the reads topic, by intake path",
-        &["path"]
+        "Reads acknowledged by the broker on the reads topic, by intake path and source \
+         (http-json, raw-topic, or vendor-<adapter> for a vendor's own format)",
+        &["path", "source"]
     )
     .expect("metric registers once")
 });
@@ -19,8 +20,8 @@ pub static READS_ACCEPTED: LazyLock<IntCounterVec> = LazyLock::new(|| {
 pub static READS_REJECTED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "alpr_ingest_reads_rejected_total",
-        "Reads not accepted, by intake path and reason",
-        &["path", "reason"]
+        "Reads not accepted, by intake path, source (as for accepted reads) and reason",
+        &["path", "source", "reason"]
     )
     .expect("metric registers once")
 });

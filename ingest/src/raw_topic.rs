@@ -1,4 +1,5 @@
-//! Intake from `alpr.reads.raw`, where third-party producers write reads in alpr's JSON form.
+//! Intake from `alpr.reads.raw`, where third-party producers write reads in alpr's JSON form,
+//! or in a camera vendor's own format named by the `alpr.vendor` header.
 //!
 //! Every record ends in exactly one place: valid reads on the reads topic, everything else on
 //! the dead-letter topic with the reason in headers. A record's offset is stored only after that
@@ -15,6 +16,7 @@ use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use alpr_platform::{KafkaSettings, ShutdownToken};
+use alpr_vendors::ParseContext;
 
 use crate::metrics::{
     DEAD_LETTERS, PATH_RAW_TOPIC, RAW_CONSUMER_LAG, READS_ACCEPTED, READS_REJECTED,
@@ -22,6 +24,9 @@ use crate::metrics::{
 use crate::publisher::{PublishError, ReadPublisher};
 use crate::submission::parse_submission;
 use crate::validate::{validate_submission, RejectReason, Rejection, ValidationLimits};
+use crate::vendor::{
+    admit_vendor_body, vendor_source, VendorImages, CONTENT_TYPE_HEADER, VENDOR_HEADER,
+};
 
 /// Header a raw producer sets to name the organisation that owns the camera.
 pub const ORGANISATION_HEADER: &str = "alpr.organisation";
@@ -38,6 +43,7 @@ pub async fn consume_raw_topic(
     publisher: ReadPublisher,
     default_organisation: Option<String>,
     limits: ValidationLimits,
+    vendor_context: ParseContext,
     shutdown: ShutdownToken,
 ) -> Result<(), rdkafka::error::KafkaError> {
     let topics = settings.topics();
@@ -73,16 +79,24 @@ pub async fn consume_raw_topic(
                 continue;
             }
         };
-        let outcome = admit_raw(&message, default_organisation.as_deref(), limits);
+        let source = record_source(&message);
+        let outcome = admit_raw(
+            &message,
+            default_organisation.as_deref(),
+            limits,
+            &vendor_context,
+        );
         let delivered = match outcome {
-            Ok(read) => publish_with_retry(&publisher, &read, &shutdown)
+            Ok(reads) => publish_all_with_retry(&publisher, &reads, &shutdown)
                 .await
                 .map(|()| {
-                    READS_ACCEPTED.with_label_values(&[PATH_RAW_TOPIC]).inc();
+                    READS_ACCEPTED
+                        .with_label_values(&[PATH_RAW_TOPIC, &source])
+                        .inc_by(reads.len() as u64);
                 }),
             Err(rejection) => {
                 READS_REJECTED
-                    .with_label_values(&[PATH_RAW_TOPIC, rejection.reason.as_label()])
+                    .with_label_values(&[PATH_RAW_TOPIC, &source, rejection.reason.as_label()])
                     .inc();
                 send_dead_letter(&dead_letters, &topics.reads_dlq, &message, &rejection).await
             }
@@ -107,11 +121,26 @@ pub async fn consume_raw_topic(
     Ok(())
 }
 
+/// Returns the `source` label of a record: `raw-topic` for alpr's own JSON, `vendor-<name>` for
+/// a known adapter, and `vendor-unknown` for a header that names none.
+fn record_source(message: &BorrowedMessage<'_>) -> String {
+    match header_text(message, VENDOR_HEADER) {
+        None => RAW_SOURCE.to_string(),
+        Some(name) => match alpr_vendors::adapter_for(&name) {
+            Some(adapter) => vendor_source(adapter.as_ref()),
+            None => "vendor-unknown".to_string(),
+        },
+    }
+}
+
+/// Turns one raw record into the reads it carries: one for alpr's own JSON, zero or more for a
+/// vendor body named by the `alpr.vendor` header. A record is admitted or rejected as a whole.
 fn admit_raw(
     message: &BorrowedMessage<'_>,
     default_organisation: Option<&str>,
     limits: ValidationLimits,
-) -> Result<alpr_schemas::CameraRead, Rejection> {
+    vendor_context: &ParseContext,
+) -> Result<Vec<alpr_schemas::CameraRead>, Rejection> {
     let organisation = header_text(message, ORGANISATION_HEADER)
         .or(default_organisation.map(str::to_string))
         .ok_or_else(|| {
@@ -124,14 +153,41 @@ fn admit_raw(
     let payload = message
         .payload()
         .ok_or_else(|| Rejection::malformed("body", "empty record"))?;
-    let submission = parse_submission(payload)?;
-    validate_submission(
-        submission,
-        &organisation,
-        RAW_SOURCE,
+    let Some(vendor) = header_text(message, VENDOR_HEADER) else {
+        let submission = parse_submission(payload)?;
+        let read = validate_submission(
+            submission,
+            &organisation,
+            RAW_SOURCE,
+            chrono::Utc::now(),
+            limits,
+        )?;
+        return Ok(vec![read]);
+    };
+    let adapter = alpr_vendors::adapter_for(&vendor).ok_or_else(|| {
+        Rejection::new(
+            RejectReason::UnknownVendor,
+            VENDOR_HEADER,
+            format!(
+                "{vendor:?} is not a supported vendor format; use one of {}",
+                alpr_vendors::adapter_names().join(", ")
+            ),
+        )
+    })?;
+    let content_type = header_text(message, CONTENT_TYPE_HEADER);
+    // NOTE: this path has no image store, so pictures in vendor records are dropped and these
+    // reads carry no image_ref. Send such cameras to POST /v1/ingest/{vendor} to keep them.
+    let reads = admit_vendor_body(
+        adapter.as_ref(),
+        payload,
+        content_type.as_deref(),
+        vendor_context,
+        &|_camera_id| Ok(organisation.clone()),
         chrono::Utc::now(),
         limits,
-    )
+        VendorImages::Drop,
+    )?;
+    Ok(reads.into_iter().map(|vendor_read| vendor_read.read).collect())
 }
 
 fn header_text(message: &BorrowedMessage<'_>, name: &str) -> Option<String> {
@@ -142,6 +198,19 @@ fn header_text(message: &BorrowedMessage<'_>, name: &str) -> Option<String> {
         .and_then(|header| header.value)
         .and_then(|value| std::str::from_utf8(value).ok())
         .map(str::to_string)
+}
+
+/// Publishes every read of one record, each until acknowledged.
+/// Returns `Err(())` only when shutdown interrupts the retries.
+async fn publish_all_with_retry(
+    publisher: &ReadPublisher,
+    reads: &[alpr_schemas::CameraRead],
+    shutdown: &ShutdownToken,
+) -> Result<(), ()> {
+    for read in reads {
+        publish_with_retry(publisher, read, shutdown).await?;
+    }
+    Ok(())
 }
 
 /// Publishes until acknowledged, backing off while the broker or the queue is unavailable.

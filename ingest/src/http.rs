@@ -34,7 +34,10 @@ const MAX_CONCURRENT_IMAGE_WRITES: usize = 16;
 pub fn router(state: Arc<IngestState>) -> Router {
     Router::new()
         .route("/v1/reads", post(post_reads))
-        .route("/v1/ingest/{vendor}", post(crate::http_vendor::post_vendor_body))
+        .route(
+            "/v1/ingest/{vendor}",
+            post(crate::http_vendor::post_vendor_body),
+        )
         // The handler enforces its own limit so that the 413 response names it.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
@@ -295,7 +298,9 @@ async fn accept_single(state: &IngestState, token: Option<&str>, bytes: &[u8]) -
     let read = stored.read;
     match result {
         Ok(()) => {
-            READS_ACCEPTED.with_label_values(&[PATH_HTTP, HTTP_SOURCE]).inc();
+            READS_ACCEPTED
+                .with_label_values(&[PATH_HTTP, HTTP_SOURCE])
+                .inc();
             (
                 StatusCode::ACCEPTED,
                 Json(json!({ "read_id": read.read_id })),

@@ -84,7 +84,9 @@ pub fn admit_vendor_image(
     let accepted_types = ImageMediaType::ALL.map(ImageMediaType::as_str).join(" or ");
     let media_type = match image.media_type.as_deref() {
         Some(declared) => ImageMediaType::parse(declared).ok_or_else(|| {
-            invalid(format!("{declared:?} is not supported; send {accepted_types}"))
+            invalid(format!(
+                "{declared:?} is not supported; send {accepted_types}"
+            ))
         })?,
         None => ImageMediaType::ALL
             .into_iter()

@@ -187,7 +187,10 @@ fn admit_raw(
         limits,
         VendorImages::Drop,
     )?;
-    Ok(reads.into_iter().map(|vendor_read| vendor_read.read).collect())
+    Ok(reads
+        .into_iter()
+        .map(|vendor_read| vendor_read.read)
+        .collect())
 }
 
 fn header_text(message: &BorrowedMessage<'_>, name: &str) -> Option<String> {

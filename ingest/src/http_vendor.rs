@@ -2,10 +2,10 @@
 //! group or a Hikvision ANPR notification. It takes the same camera tokens as `/v1/reads`, sent
 //! as `Authorization: Bearer …` or `Authorization: Token …`.
 //!
-//! Responses: 202 with the read ids once the broker acknowledged every read of the body; 200
-//! with no read ids for a body that describes no finished read (a heartbeat, a single frame, a
-//! car still in view); 400 for a body the adapter cannot parse, naming the field; otherwise the
-//! statuses of `/v1/reads`. A body is accepted or rejected as a whole.
+//! The response is 202 with the read ids once the broker acknowledged every read of the body. A
+//! body that describes no finished read (a heartbeat, a single frame, a car still in view) gets
+//! 200 with no read ids. A body the adapter cannot parse gets 400 naming the field, and other
+//! failures get the statuses of `/v1/reads`. A body is accepted or rejected as a whole.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -74,7 +74,7 @@ pub(crate) async fn post_vendor_body(
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());
     // Without an image store, vendors' pictures are dropped rather than the reads rejected,
-    // because most vendor cameras send a picture with every read and cannot be told not to.
+    // because most vendor cameras send a picture with every read and have no setting to stop.
     let images = match state.images {
         Some(_) => VendorImages::Admit {
             max_bytes: state.settings.max_image_bytes,

@@ -74,8 +74,9 @@ pub fn decode_image(image: SubmittedImage, max_bytes: usize) -> Result<AdmittedI
     })
 }
 
-/// Checks an image a vendor sent with a read: the declared media type, or, when the vendor
-/// declared none, the type recognised from the bytes' signature; at most `max_bytes`.
+/// Checks an image a vendor sent with a read. Its type is the declared media type, or the type
+/// recognised from the bytes' signature when the vendor declared none. It may have at most
+/// `max_bytes`.
 pub fn admit_vendor_image(
     image: alpr_vendors::VendorImage,
     max_bytes: usize,

@@ -34,7 +34,7 @@ pub struct VendorRead {
     pub retransmission: bool,
 }
 
-/// How a vendor body's images are treated.
+/// Treatment of the images in a vendor body.
 #[derive(Debug, Clone, Copy)]
 pub enum VendorImages {
     /// Checked against this size limit in bytes and returned with the read for storing.
@@ -83,7 +83,7 @@ pub fn admit_vendor_body(
     Ok(reads)
 }
 
-/// A body the adapter cannot parse: malformed input, named by the field the vendor uses.
+/// Converts an adapter's parse error into a `malformed` rejection naming the vendor's field.
 pub fn vendor_rejection(error: VendorError) -> Rejection {
     Rejection::new(RejectReason::Malformed, error.field, error.message)
 }

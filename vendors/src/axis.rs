@@ -95,8 +95,8 @@ fn parse_final_event(
     let confidence = fields::number(body.get("plateConfidence"), "plateConfidence")?
         .map(|value| fields::confidence(value, 1.0, "plateConfidence"))
         .transpose()?;
-    // plateRegion is a code on some firmware and a region name on other; a name is not a code
-    // this adapter can map, so only code-shaped values are used.
+    // Some firmware sends plateRegion as a code and some as a region name. A name cannot be
+    // mapped to a code, so only code-shaped values are used.
     let subdivision = fields::text(body.get("plateRegion"), "plateRegion")?.filter(|region| {
         region.len() <= 3 && region.bytes().all(|byte| byte.is_ascii_alphanumeric())
     });
@@ -118,8 +118,8 @@ fn parse_final_event(
     Ok(VendorEvent {
         submission: ReadSubmission {
             camera_id: Some(camera_id),
-            // Axis numbers cars from 1 again after a restart, so the car id alone can repeat;
-            // with the final event's capture time it names one car, and a resend of the same
+            // Axis numbers cars from 1 again after a restart, so the car id alone can repeat.
+            // With the final event's capture time it names one car, and a resend of the same
             // event carries the same pair.
             event_id: Some(format!("{car_id}@{time_key}")),
             captured_at: Some(to_submission_text(captured_at)),

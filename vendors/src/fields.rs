@@ -51,7 +51,7 @@ pub(crate) fn text(value: Option<&Value>, field: &str) -> Result<Option<String>,
     }
 }
 
-/// Whether a vendor value means "unknown" rather than a value.
+/// Returns whether a vendor value means "unknown" rather than a value.
 pub(crate) fn is_placeholder(text: &str) -> bool {
     let text = text.trim();
     text.is_empty()
@@ -175,8 +175,8 @@ pub(crate) fn vehicle(
     })
 }
 
-/// Builds a location from optional coordinates; both are needed, and `0, 0` is how several
-/// vendors say "no GPS fix", so it counts as absent.
+/// Builds a location from optional coordinates. Both are needed. Several vendors send `0, 0`
+/// when the camera has no GPS fix, so that pair counts as absent.
 pub(crate) fn location(
     latitude: Option<f64>,
     longitude: Option<f64>,

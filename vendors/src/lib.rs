@@ -3,9 +3,9 @@
 //! Each adapter parses one vendor's body (JSON, XML or multipart, as the camera sends it) and
 //! returns zero or more [`VendorEvent`]s. Ingest then validates each submission exactly as it
 //! validates alpr's own JSON, so plate normalisation, range checks and the read id are defined in
-//! one place. Adapters do no I/O and keep no state: a body that describes a vehicle only partly
-//! (a single frame, a car still in view) yields no event, and the vendor's final record of the
-//! vehicle yields one, with an `event_id` taken from the vendor's own ids so that a resend
+//! one place. Adapters do no I/O and keep no state. A body that describes a vehicle only partly
+//! (a single frame, a car still in view) yields no event. The vendor's final record of the
+//! vehicle yields one, with an `event_id` taken from the vendor's own ids, so that a resend
 //! produces the same read id.
 
 pub mod axis;
@@ -151,7 +151,7 @@ impl CameraZones {
     }
 }
 
-/// Every adapter, in the order the documentation lists them.
+/// Returns every adapter, in the order the documentation lists them.
 pub fn adapters() -> Vec<Box<dyn VendorAdapter>> {
     vec![
         Box::new(openalpr::OpenAlpr),
@@ -175,7 +175,7 @@ pub fn adapter_names() -> Vec<&'static str> {
     adapters().iter().map(|adapter| adapter.name()).collect()
 }
 
-/// Rejects a body larger than [`MAX_BODY_BYTES`] or empty, before any parser sees it.
+/// Rejects an empty body or one larger than [`MAX_BODY_BYTES`] before any parsing.
 pub(crate) fn check_body_size(body: &[u8]) -> Result<(), VendorError> {
     if body.is_empty() {
         return Err(VendorError::new("body", "empty"));

@@ -20,7 +20,7 @@ pub(crate) struct Part {
     pub bytes: Bytes,
 }
 
-/// Whether a media type is `multipart/…`.
+/// Returns whether a media type is `multipart/…`.
 pub(crate) fn is_multipart(content_type: Option<&str>) -> bool {
     content_type.is_some_and(|content_type| {
         content_type
@@ -30,8 +30,8 @@ pub(crate) fn is_multipart(content_type: Option<&str>) -> bool {
     })
 }
 
-/// Splits a multipart body into its parts. The body is already in memory, so the stream multer
-/// reads from is ready at once and `block_on` never waits.
+/// Splits a multipart body into its parts. The stream multer reads from yields the whole body,
+/// already in memory, on its first poll, so `block_on` does not wait on any I/O.
 pub(crate) fn parts(body: &[u8], content_type: &str) -> Result<Vec<Part>, VendorError> {
     crate::check_body_size(body)?;
     let boundary = multer::parse_boundary(content_type).map_err(|error| {
@@ -75,8 +75,8 @@ pub(crate) fn parts(body: &[u8], content_type: &str) -> Result<Vec<Part>, Vendor
     })
 }
 
-/// The media type of a part that is a picture: its own type when it declares an image type,
-/// else one guessed from the file name's extension.
+/// Returns the media type of a part that is a picture: its own type when it declares an image
+/// type, else one guessed from the file name's extension.
 pub(crate) fn image_media_type(part: &Part) -> Option<String> {
     if let Some(content_type) = part.content_type.as_deref() {
         if content_type.starts_with("image/") {

@@ -3,8 +3,8 @@
 //! The body is `{hook, data}` JSON, or `multipart/form-data` with that JSON in a `json` field and
 //! the frame in an `upload` field. Each entry of `data.results` is one vehicle and becomes one
 //! read. Two shapes of an entry exist: the original one with `plate` as text and the newer
-//! Stream one with `plate` as an object whose `props` hold the candidates. The adapter tells them
-//! apart by the type of `plate`.
+//! Stream one with `plate` as an object whose `props` hold the candidates. The adapter detects
+//! the shape from the JSON type of `plate`.
 
 use serde_json::{Map, Value};
 
@@ -144,8 +144,8 @@ fn score(value: Option<&Value>, field: &str) -> Result<Option<f32>, VendorError>
         .transpose()
 }
 
-/// An entry of the original shape: `plate` text, `score`, `region.code`, and vehicle details in
-/// `vehicle`, `model_make`, `color`.
+/// Reads an entry of the original shape: `plate` text, `score`, `region.code`, and vehicle
+/// details in `vehicle`, `model_make`, `color`.
 fn parse_original_entry(
     result: &Map<String, Value>,
     field: &str,
@@ -177,7 +177,7 @@ fn parse_original_entry(
     Ok((plate, fields::vehicle(make, model, vehicle_type, colour)))
 }
 
-/// An entry of the newer Stream shape: `plate.props.plate[{value, score}]`,
+/// Reads an entry of the newer Stream shape: `plate.props.plate[{value, score}]`,
 /// `plate.props.region[{value, score}]`, and `vehicle.props` with `make_model` and `color`.
 fn parse_stream_entry(
     plate: &Map<String, Value>,

@@ -99,7 +99,7 @@ pub fn parse_text(text: &str, zone: Tz, field: &str) -> Result<DateTime<Utc>, Ve
 }
 
 /// Reads a local time in `zone`. In the hour a daylight-saving change repeats, the earlier of
-/// the two instants is taken, because nothing in the body tells them apart. A time that the
+/// the two instants is taken, because nothing in the body distinguishes them. A time that the
 /// change skips does not exist in the zone and is rejected.
 pub fn local_to_utc(
     local: NaiveDateTime,

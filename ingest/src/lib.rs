@@ -218,3 +218,38 @@ pub async fn bind(address: SocketAddr) -> Result<TcpListener, IngestError> {
         .await
         .map_err(|source| IngestError::Bind { address, source })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_context_rejects_unknown_zone_and_country() {
+        let bad_zone = IngestSettings {
+            camera_time_zones: BTreeMap::from([("cam-1".to_string(), "Mars/Olympus".to_string())]),
+            ..IngestSettings::default()
+        };
+        let error = bad_zone
+            .vendor_context()
+            .err()
+            .map(|error| error.to_string());
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|error| error.contains("camera cam-1")),
+            "{error:?}"
+        );
+
+        let bad_country = IngestSettings {
+            default_plate_country: Some("Narnia".into()),
+            ..IngestSettings::default()
+        };
+        assert!(bad_country.vendor_context().is_err());
+
+        let good = IngestSettings {
+            default_plate_country: Some("USA".into()),
+            ..IngestSettings::default()
+        };
+        assert!(good.vendor_context().is_ok());
+    }
+}

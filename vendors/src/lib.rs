@@ -188,3 +188,46 @@ pub(crate) fn check_body_size(body: &[u8]) -> Result<(), VendorError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camera_zones_fall_back_to_default() {
+        let cameras = HashMap::from([("gate-west".to_string(), "America/Los_Angeles".to_string())]);
+        let zones = CameraZones::from_names("Europe/Berlin", cameras.iter()).unwrap_or_default();
+        assert_eq!(zones.zone_of("gate-west"), Tz::America__Los_Angeles);
+        assert_eq!(zones.zone_of("gate-east"), Tz::Europe__Berlin);
+    }
+
+    #[test]
+    fn unknown_zone_names_its_camera() {
+        let cameras = HashMap::from([("gate-west".to_string(), "Pacific Time".to_string())]);
+        let error = CameraZones::from_names("UTC", cameras.iter()).err();
+        assert_eq!(
+            error.map(|error| error.field),
+            Some("camera gate-west".to_string())
+        );
+    }
+
+    #[test]
+    fn adapters_are_found_by_name() {
+        assert_eq!(
+            adapter_for(" Hikvision ").map(|adapter| adapter.name()),
+            Some("hikvision")
+        );
+        assert!(adapter_for("acme").is_none());
+        assert_eq!(
+            adapter_names(),
+            [
+                "openalpr",
+                "platerecognizer",
+                "genetec",
+                "axis",
+                "hikvision",
+                "frigate"
+            ]
+        );
+    }
+}

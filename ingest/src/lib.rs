@@ -178,9 +178,13 @@ pub async fn run(
         tokio::spawn(raw_topic::consume_raw_topic(
             kafka.clone(),
             publisher.clone(),
-            settings.raw_default_organisation.clone(),
-            state.validation_limits(),
-            vendor_context,
+            raw_topic::RawIntake {
+                default_organisation: settings.raw_default_organisation.clone(),
+                limits: state.validation_limits(),
+                vendor_context,
+                images: state.images.clone(),
+                max_image_bytes: settings.max_image_bytes,
+            },
             shutdown.clone(),
         ))
     });

@@ -15,8 +15,11 @@ use alpr_platform::consumer_lag::PartitionLagContext;
 use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
+use alpr_images::ImageStore;
 use alpr_platform::{KafkaSettings, ShutdownToken};
 use alpr_vendors::ParseContext;
+
+use crate::image::{store_image, AdmittedImage};
 
 use crate::metrics::{
     DEAD_LETTERS, PATH_RAW_TOPIC, RAW_CONSUMER_LAG, READS_ACCEPTED, READS_REJECTED,
@@ -37,13 +40,31 @@ pub const REJECT_MESSAGE_HEADER: &str = "alpr.reject.message";
 /// Source recorded on reads that arrive through the raw topic.
 pub const RAW_SOURCE: &str = "raw-topic";
 
+/// Settings and stores the raw intake needs, besides Kafka, to turn records into reads.
+#[derive(Debug, Clone)]
+pub struct RawIntake {
+    /// Organisation of records that carry no `alpr.organisation` header.
+    pub default_organisation: Option<String>,
+    pub limits: ValidationLimits,
+    /// Camera time zones and default plate country for vendor records.
+    pub vendor_context: ParseContext,
+    /// Store for the pictures in vendor records; without one they are dropped.
+    pub images: Option<ImageStore>,
+    /// Largest picture stored, in bytes.
+    pub max_image_bytes: usize,
+}
+
+/// A read admitted from one record, with the picture to store before it is produced.
+struct RawRead {
+    read: alpr_schemas::CameraRead,
+    image: Option<AdmittedImage>,
+}
+
 /// Consumes the raw topic until `shutdown`, then commits the stored offsets.
 pub async fn consume_raw_topic(
     settings: KafkaSettings,
     publisher: ReadPublisher,
-    default_organisation: Option<String>,
-    limits: ValidationLimits,
-    vendor_context: ParseContext,
+    intake: RawIntake,
     shutdown: ShutdownToken,
 ) -> Result<(), rdkafka::error::KafkaError> {
     let topics = settings.topics();
@@ -80,19 +101,14 @@ pub async fn consume_raw_topic(
             }
         };
         let source = record_source(&message);
-        let outcome = admit_raw(
-            &message,
-            default_organisation.as_deref(),
-            limits,
-            &vendor_context,
-        );
+        let outcome = admit_raw(&message, &intake);
         let delivered = match outcome {
-            Ok(reads) => publish_all_with_retry(&publisher, &reads, &shutdown)
+            Ok(reads) => deliver_with_retry(&publisher, intake.images.as_ref(), reads, &shutdown)
                 .await
-                .map(|()| {
+                .map(|count| {
                     READS_ACCEPTED
                         .with_label_values(&[PATH_RAW_TOPIC, &source])
-                        .inc_by(reads.len() as u64);
+                        .inc_by(count);
                 }),
             Err(rejection) => {
                 READS_REJECTED
@@ -135,14 +151,10 @@ fn record_source(message: &BorrowedMessage<'_>) -> String {
 
 /// Turns one raw record into the reads it carries: one for alpr's own JSON, zero or more for a
 /// vendor body named by the `alpr.vendor` header. A record is admitted or rejected as a whole.
-fn admit_raw(
-    message: &BorrowedMessage<'_>,
-    default_organisation: Option<&str>,
-    limits: ValidationLimits,
-    vendor_context: &ParseContext,
-) -> Result<Vec<alpr_schemas::CameraRead>, Rejection> {
+fn admit_raw(message: &BorrowedMessage<'_>, intake: &RawIntake) -> Result<Vec<RawRead>, Rejection> {
+    let limits = intake.limits;
     let organisation = header_text(message, ORGANISATION_HEADER)
-        .or(default_organisation.map(str::to_string))
+        .or(intake.default_organisation.clone())
         .ok_or_else(|| {
             Rejection::new(
                 RejectReason::MissingField,
@@ -162,7 +174,7 @@ fn admit_raw(
             chrono::Utc::now(),
             limits,
         )?;
-        return Ok(vec![read]);
+        return Ok(vec![RawRead { read, image: None }]);
     };
     let adapter = alpr_vendors::adapter_for(&vendor).ok_or_else(|| {
         Rejection::new(
@@ -175,21 +187,28 @@ fn admit_raw(
         )
     })?;
     let content_type = header_text(message, CONTENT_TYPE_HEADER);
-    // NOTE: this path has no image store, so pictures in vendor records are dropped and these
-    // reads carry no image_ref. Send such cameras to POST /v1/ingest/{vendor} to keep them.
+    let images = match intake.images {
+        Some(_) => VendorImages::Admit {
+            max_bytes: intake.max_image_bytes,
+        },
+        None => VendorImages::Drop,
+    };
     let reads = admit_vendor_body(
         adapter.as_ref(),
         payload,
         content_type.as_deref(),
-        vendor_context,
+        &intake.vendor_context,
         &|_camera_id| Ok(organisation.clone()),
         chrono::Utc::now(),
         limits,
-        VendorImages::Drop,
+        images,
     )?;
     Ok(reads
         .into_iter()
-        .map(|vendor_read| vendor_read.read)
+        .map(|vendor_read| RawRead {
+            read: vendor_read.read,
+            image: vendor_read.image,
+        })
         .collect())
 }
 
@@ -203,15 +222,42 @@ fn header_text(message: &BorrowedMessage<'_>, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Publishes every read of one record, each until acknowledged.
-/// Returns `Err(())` only when shutdown interrupts the retries.
-async fn publish_all_with_retry(
+/// Stores each read's picture and publishes the read, retrying both until they succeed, and
+/// returns the number of reads published. Returns `Err(())` only when shutdown interrupts the
+/// retries.
+async fn deliver_with_retry(
     publisher: &ReadPublisher,
-    reads: &[alpr_schemas::CameraRead],
+    images: Option<&ImageStore>,
+    reads: Vec<RawRead>,
+    shutdown: &ShutdownToken,
+) -> Result<u64, ()> {
+    let mut published = 0;
+    for RawRead { mut read, image } in reads {
+        if let (Some(image), Some(store)) = (image, images) {
+            store_image_with_retry(store, &mut read, image, shutdown).await?;
+        }
+        publish_with_retry(publisher, &read, shutdown).await?;
+        published += 1;
+    }
+    Ok(published)
+}
+
+/// Stores a picture until the store accepts it, backing off in between. A failing store is an
+/// outage to wait out, not a reason to send the record to the dead-letter topic. `store_image`
+/// logs and counts each failure.
+async fn store_image_with_retry(
+    store: &ImageStore,
+    read: &mut alpr_schemas::CameraRead,
+    image: AdmittedImage,
     shutdown: &ShutdownToken,
 ) -> Result<(), ()> {
-    for read in reads {
-        publish_with_retry(publisher, read, shutdown).await?;
+    let mut backoff = Duration::from_millis(100);
+    while store_image(store, read, image.clone()).await.is_err() {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Err(()),
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
     }
     Ok(())
 }

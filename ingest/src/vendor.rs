@@ -39,7 +39,7 @@ pub struct VendorRead {
 pub enum VendorImages {
     /// Checked against this size limit in bytes and returned with the read for storing.
     Admit { max_bytes: usize },
-    /// Dropped; the reads are admitted without them.
+    /// Dropped, because ingest has no image store. The reads are admitted without them.
     Drop,
 }
 

@@ -332,6 +332,7 @@ async fn raw_topic_vendor_header_selects_the_adapter() {
     )
     .await;
 
+    let folder = tempfile::tempdir().unwrap();
     let shutdown = ShutdownToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let ingest = tokio::spawn(alpr_ingest::run(
@@ -339,7 +340,7 @@ async fn raw_topic_vendor_header_selects_the_adapter() {
         kafka.clone(),
         listener,
         Arc::new(chrono::Utc::now),
-        None,
+        Some(ImageStore::local(folder.path()).unwrap()),
         shutdown.clone(),
     ));
     let topics = kafka.topics();
@@ -371,10 +372,15 @@ async fn raw_topic_vendor_header_selects_the_adapter() {
         .find(|read| read.source == "vendor-hikvision")
         .expect("hikvision read");
     assert_eq!(hikvision.plate.normalised, "GHJ4321");
-    assert_eq!(
-        hikvision.image_ref, None,
-        "the raw topic has no image store"
+    let image_ref = hikvision
+        .image_ref
+        .as_deref()
+        .expect("the scene picture is stored");
+    assert!(
+        folder.path().join(image_ref).exists(),
+        "{image_ref} is not in the store"
     );
+    assert_eq!(frigate.image_ref, None, "frigate events carry no picture");
 
     assert_eq!(dead.len(), 2);
     let broken = dead

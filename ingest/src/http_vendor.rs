@@ -5,7 +5,8 @@
 //! The response is 202 with the read ids once the broker acknowledged every read of the body. A
 //! body that describes no finished read (a heartbeat, a single frame, a car still in view) gets
 //! 200 with no read ids. A body the adapter cannot parse gets 400 naming the field, and other
-//! failures get the statuses of `/v1/reads`. A body is accepted or rejected as a whole.
+//! failures get the statuses of `/v1/reads`. A body is accepted or rejected as a whole. A read
+//! this instance published recently is listed in `read_ids` but not produced again.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,7 +23,7 @@ use alpr_schemas::CameraRead;
 use crate::auth::camera_token;
 use crate::http::{organisation_for, publish_rejection, read_body, rejection_response};
 use crate::image::store_image;
-use crate::metrics::{PATH_HTTP, PUBLISH_SECONDS, READS_ACCEPTED};
+use crate::metrics::{PATH_HTTP, PUBLISH_SECONDS, READS_ACCEPTED, VENDOR_RESENDS_SKIPPED};
 use crate::validate::{RejectReason, Rejection};
 use crate::vendor::{admit_vendor_body, vendor_source, VendorImages};
 use crate::IngestState;
@@ -106,9 +107,17 @@ pub(crate) async fn post_vendor_body(
     // Images are stored before their reads are produced, so an accepted read never names a
     // missing image. Vendor reads always have an event id, so an image stored here under a read
     // whose publication then fails is overwritten, not orphaned, when the camera resends.
+    let mut read_ids: Vec<String> = Vec::with_capacity(admitted.len());
     let mut reads: Vec<CameraRead> = Vec::with_capacity(admitted.len());
     for vendor_read in admitted {
         let mut read = vendor_read.read;
+        read_ids.push(read.read_id.clone());
+        if state.recent_vendor_reads.contains(&read.read_id) {
+            VENDOR_RESENDS_SKIPPED
+                .with_label_values(&[PATH_HTTP, &source])
+                .inc();
+            continue;
+        }
         if let (Some(image), Some(store)) = (vendor_read.image, &state.images) {
             if let Err(rejection) = store_image(store, &mut read, image).await {
                 return rejection_response(&source, rejection);
@@ -130,10 +139,12 @@ pub(crate) async fn post_vendor_body(
     if let Some(Err(error)) = results.iter().find(|result| result.is_err()) {
         return rejection_response(&source, publish_rejection(error));
     }
+    for read in &reads {
+        state.recent_vendor_reads.insert(&read.read_id);
+    }
     READS_ACCEPTED
         .with_label_values(&[PATH_HTTP, &source])
         .inc_by(reads.len() as u64);
-    let read_ids: Vec<&str> = reads.iter().map(|read| read.read_id.as_str()).collect();
     (
         StatusCode::ACCEPTED,
         Json(json!({ "accepted": read_ids.len(), "read_ids": read_ids })),

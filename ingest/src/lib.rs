@@ -94,6 +94,8 @@ pub struct IngestState {
     pub images: Option<ImageStore>,
     /// Camera time zones and the default plate country for the vendor adapters.
     pub vendor_context: ParseContext,
+    /// Vendor reads published recently, shared with the raw intake.
+    pub recent_vendor_reads: Arc<vendor::RecentReadIds>,
 }
 
 impl IngestSettings {
@@ -172,6 +174,9 @@ pub async fn run(
         settings: settings.clone(),
         images,
         vendor_context: vendor_context.clone(),
+        recent_vendor_reads: Arc::new(vendor::RecentReadIds::new(
+            vendor::RecentReadIds::DEFAULT_CAPACITY,
+        )),
     });
 
     let raw_intake = settings.consume_raw_topic.then(|| {
@@ -184,6 +189,7 @@ pub async fn run(
                 vendor_context,
                 images: state.images.clone(),
                 max_image_bytes: settings.max_image_bytes,
+                recent_vendor_reads: state.recent_vendor_reads.clone(),
             },
             shutdown.clone(),
         ))

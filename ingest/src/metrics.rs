@@ -71,6 +71,16 @@ pub static IMAGE_STORE_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+pub static VENDOR_RESENDS_SKIPPED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "alpr_ingest_vendor_resends_skipped_total",
+        "Vendor reads not produced again because this instance published the same read id \
+         recently (a camera's resend or retransmission), by intake path and source",
+        &["path", "source"]
+    )
+    .expect("metric registers once")
+});
+
 /// Intake path labels.
 pub const PATH_HTTP: &str = "http";
 pub const PATH_RAW_TOPIC: &str = "raw_topic";

@@ -7,6 +7,7 @@
 //! read id makes a re-published read collapse under compaction when the producer set an event
 //! id).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
@@ -23,12 +24,14 @@ use crate::image::{store_image, AdmittedImage};
 
 use crate::metrics::{
     DEAD_LETTERS, PATH_RAW_TOPIC, RAW_CONSUMER_LAG, READS_ACCEPTED, READS_REJECTED,
+    VENDOR_RESENDS_SKIPPED,
 };
 use crate::publisher::{PublishError, ReadPublisher};
 use crate::submission::parse_submission;
 use crate::validate::{validate_submission, RejectReason, Rejection, ValidationLimits};
 use crate::vendor::{
-    admit_vendor_body, vendor_source, VendorImages, CONTENT_TYPE_HEADER, VENDOR_HEADER,
+    admit_vendor_body, vendor_source, RecentReadIds, VendorImages, CONTENT_TYPE_HEADER,
+    VENDOR_HEADER,
 };
 
 /// Header a raw producer sets to name the organisation that owns the camera.
@@ -52,12 +55,16 @@ pub struct RawIntake {
     pub images: Option<ImageStore>,
     /// Largest picture stored, in bytes.
     pub max_image_bytes: usize,
+    /// Vendor reads published recently, shared with the HTTP endpoint.
+    pub recent_vendor_reads: Arc<RecentReadIds>,
 }
 
 /// A read admitted from one record, with the picture to store before it is produced.
 struct RawRead {
     read: alpr_schemas::CameraRead,
     image: Option<AdmittedImage>,
+    /// Whether the read came from a vendor body, whose recent resends are not produced again.
+    from_vendor: bool,
 }
 
 /// Consumes the raw topic until `shutdown`, then commits the stored offsets.
@@ -103,7 +110,7 @@ pub async fn consume_raw_topic(
         let source = record_source(&message);
         let outcome = admit_raw(&message, &intake);
         let delivered = match outcome {
-            Ok(reads) => deliver_with_retry(&publisher, intake.images.as_ref(), reads, &shutdown)
+            Ok(reads) => deliver_with_retry(&publisher, &intake, &source, reads, &shutdown)
                 .await
                 .map(|count| {
                     READS_ACCEPTED
@@ -174,7 +181,11 @@ fn admit_raw(message: &BorrowedMessage<'_>, intake: &RawIntake) -> Result<Vec<Ra
             chrono::Utc::now(),
             limits,
         )?;
-        return Ok(vec![RawRead { read, image: None }]);
+        return Ok(vec![RawRead {
+            read,
+            image: None,
+            from_vendor: false,
+        }]);
     };
     let adapter = alpr_vendors::adapter_for(&vendor).ok_or_else(|| {
         Rejection::new(
@@ -208,6 +219,7 @@ fn admit_raw(message: &BorrowedMessage<'_>, intake: &RawIntake) -> Result<Vec<Ra
         .map(|vendor_read| RawRead {
             read: vendor_read.read,
             image: vendor_read.image,
+            from_vendor: true,
         })
         .collect())
 }
@@ -227,16 +239,31 @@ fn header_text(message: &BorrowedMessage<'_>, name: &str) -> Option<String> {
 /// retries.
 async fn deliver_with_retry(
     publisher: &ReadPublisher,
-    images: Option<&ImageStore>,
+    intake: &RawIntake,
+    source: &str,
     reads: Vec<RawRead>,
     shutdown: &ShutdownToken,
 ) -> Result<u64, ()> {
     let mut published = 0;
-    for RawRead { mut read, image } in reads {
-        if let (Some(image), Some(store)) = (image, images) {
+    for raw_read in reads {
+        let RawRead {
+            mut read,
+            image,
+            from_vendor,
+        } = raw_read;
+        if from_vendor && intake.recent_vendor_reads.contains(&read.read_id) {
+            VENDOR_RESENDS_SKIPPED
+                .with_label_values(&[PATH_RAW_TOPIC, source])
+                .inc();
+            continue;
+        }
+        if let (Some(image), Some(store)) = (image, intake.images.as_ref()) {
             store_image_with_retry(store, &mut read, image, shutdown).await?;
         }
         publish_with_retry(publisher, &read, shutdown).await?;
+        if from_vendor {
+            intake.recent_vendor_reads.insert(&read.read_id);
+        }
         published += 1;
     }
     Ok(published)

@@ -87,3 +87,80 @@ pub fn admit_vendor_body(
 pub fn vendor_rejection(error: VendorError) -> Rejection {
     Rejection::new(RejectReason::Malformed, error.field, error.message)
 }
+
+/// Read ids of vendor reads this ingest instance published recently. A resend of a body whose
+/// reads the broker already acknowledged gets a 202 with those ids, and they are not produced again. That
+/// matters for Hikvision cameras, which resend every stored event after an outage.
+///
+/// NOTE: the ids live in memory, so a resend that reaches another instance, or arrives after a
+/// restart or after `capacity` newer reads, is produced again under the same read id. The
+/// compacted reads topic then keeps one copy, but consumers reading before compaction see two.
+#[derive(Debug)]
+pub struct RecentReadIds {
+    capacity: usize,
+    ids: std::sync::Mutex<RecentIds>,
+}
+
+#[derive(Debug, Default)]
+struct RecentIds {
+    order: std::collections::VecDeque<String>,
+    members: std::collections::HashSet<String>,
+}
+
+impl RecentReadIds {
+    /// Default number of ids kept, about 5 MB of memory (an estimate: 36-byte UUIDs held twice,
+    /// plus the tables' overhead).
+    pub const DEFAULT_CAPACITY: usize = 50_000;
+
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            ids: std::sync::Mutex::new(RecentIds::default()),
+        }
+    }
+
+    /// Returns whether `read_id` was recorded and not yet evicted.
+    pub fn contains(&self, read_id: &str) -> bool {
+        self.lock().members.contains(read_id)
+    }
+
+    /// Records an acknowledged read id, evicting the oldest when full.
+    pub fn insert(&self, read_id: &str) {
+        let mut ids = self.lock();
+        if !ids.members.insert(read_id.to_string()) {
+            return;
+        }
+        ids.order.push_back(read_id.to_string());
+        while ids.order.len() > self.capacity {
+            if let Some(oldest) = ids.order.pop_front() {
+                ids.members.remove(&oldest);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, RecentIds> {
+        // A panic while holding the lock leaves the sets consistent (each step is a single
+        // insert or remove), so a poisoned lock is still safe to use.
+        self.ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_ids_evict_the_oldest() {
+        let recent = RecentReadIds::new(2);
+        recent.insert("a");
+        recent.insert("b");
+        recent.insert("a");
+        assert!(recent.contains("a"));
+        recent.insert("c");
+        assert!(!recent.contains("a"), "a is the oldest and is evicted");
+        assert!(recent.contains("b"));
+        assert!(recent.contains("c"));
+    }
+}

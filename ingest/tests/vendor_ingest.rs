@@ -15,7 +15,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::Value;
 
 use alpr_images::ImageStore;
-use alpr_ingest::metrics::READS_ACCEPTED;
+use alpr_ingest::metrics::{READS_ACCEPTED, VENDOR_RESENDS_SKIPPED};
 use alpr_ingest::raw_topic::{ORGANISATION_HEADER, REJECT_FIELD_HEADER, REJECT_REASON_HEADER};
 use alpr_ingest::vendor::{CONTENT_TYPE_HEADER, VENDOR_HEADER};
 use alpr_ingest::{CameraToken, IngestSettings};
@@ -112,6 +112,8 @@ async fn vendor_endpoint_publishes_one_read_per_vehicle() {
     ));
     let openalpr_accepted = READS_ACCEPTED.with_label_values(&["http", "vendor-openalpr"]);
     let openalpr_before = openalpr_accepted.get();
+    let hikvision_skipped = VENDOR_RESENDS_SKIPPED.with_label_values(&["http", "vendor-hikvision"]);
+    let hikvision_skipped_before = hikvision_skipped.get();
 
     // Frames are acknowledged without a read; the group becomes one.
     let (status, answer) = post(
@@ -209,15 +211,14 @@ async fn vendor_endpoint_publishes_one_read_per_vehicle() {
         "{answer}"
     );
 
-    let topic = kafka.topics().reads;
-    let records = wait_for_records(&kafka, &topic, Duration::from_secs(60), |records| {
-        records.len() >= 4
-    })
-    .await;
+    // Every 202 came after the broker's acknowledgement, so the topic is complete now.
+    let records = read_topic(&kafka, &kafka.topics().reads).await;
     shutdown.cancel();
     ingest.await.unwrap().unwrap();
 
     let reads = reads_of(&records);
+    assert_eq!(reads.len(), 3, "the retransmission is not produced again");
+    assert_eq!(hikvision_skipped.get() - hikvision_skipped_before, 1);
     let distinct: HashSet<&str> = reads.iter().map(|read| read.read_id.as_str()).collect();
     let expected: HashSet<&str> = [
         openalpr_id.as_str(),
@@ -295,14 +296,17 @@ async fn raw_topic_vendor_header_selects_the_adapter() {
         &[(VENDOR_HEADER, "frigate")],
     )
     .await;
-    produce(
-        &producer,
-        &raw,
-        "frigate-end",
-        &sample("frigate_end.json"),
-        &[(VENDOR_HEADER, "frigate")],
-    )
-    .await;
+    // The second copy is a resend: same event, so same read id, and not produced again.
+    for _ in 0..2 {
+        produce(
+            &producer,
+            &raw,
+            "frigate-end",
+            &sample("frigate_end.json"),
+            &[(VENDOR_HEADER, "frigate")],
+        )
+        .await;
+    }
     let hikvision_type = sample_text("hikvision_multipart.content-type");
     produce(
         &producer,
@@ -332,6 +336,8 @@ async fn raw_topic_vendor_header_selects_the_adapter() {
     )
     .await;
 
+    let skipped = VENDOR_RESENDS_SKIPPED.with_label_values(&["raw_topic", "vendor-frigate"]);
+    let skipped_before = skipped.get();
     let folder = tempfile::tempdir().unwrap();
     let shutdown = ShutdownToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -355,11 +361,25 @@ async fn raw_topic_vendor_header_selects_the_adapter() {
         records.len() >= 2
     })
     .await;
+    // The resent frigate record is consumed after the first one, in the same partition.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while skipped.get() == skipped_before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the resent frigate record was not skipped"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     shutdown.cancel();
     ingest.await.unwrap().unwrap();
 
     let reads = reads_of(&records);
-    assert_eq!(reads.len(), 2, "the frigate update gives no read");
+    assert_eq!(
+        reads.len(),
+        2,
+        "the frigate update gives no read, and its resent end no second one"
+    );
+    assert_eq!(skipped.get() - skipped_before, 1);
     let frigate = reads
         .iter()
         .find(|read| read.source == "vendor-frigate")

@@ -88,6 +88,16 @@ pub fn bearer_token(header: Option<&str>) -> Option<&str> {
         .filter(|token| !token.is_empty())
 }
 
+/// Extracts the token from an `Authorization` header of the vendor endpoints, which take
+/// `Bearer …` as well as `Token …`, the scheme Plate Recognizer's webhooks send.
+pub fn camera_token(header: Option<&str>) -> Option<&str> {
+    let value = header?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("token"))
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +160,13 @@ mod tests {
         assert_eq!(bearer_token(Some("Bearer  abc ")), Some("abc"));
         assert_eq!(bearer_token(Some("Basic abc")), None);
         assert_eq!(bearer_token(Some("Bearer")), None);
+    }
+
+    #[test]
+    fn vendor_endpoints_take_token_scheme() {
+        assert_eq!(camera_token(Some("Token abc")), Some("abc"));
+        assert_eq!(camera_token(Some("Bearer abc")), Some("abc"));
+        assert_eq!(camera_token(Some("Basic abc")), None);
+        assert_eq!(bearer_token(Some("Token abc")), None);
     }
 }

@@ -34,6 +34,10 @@ const MAX_CONCURRENT_IMAGE_WRITES: usize = 16;
 pub fn router(state: Arc<IngestState>) -> Router {
     Router::new()
         .route("/v1/reads", post(post_reads))
+        .route(
+            "/v1/ingest/{vendor}",
+            post(crate::http_vendor::post_vendor_body),
+        )
         // The handler enforces its own limit so that the 413 response names it.
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
@@ -99,7 +103,7 @@ async fn post_reads(
     }
 }
 
-async fn read_body(
+pub(crate) async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: usize,
@@ -153,6 +157,32 @@ struct AdmittedRead {
     has_event_id: bool,
 }
 
+/// Returns the organisation that owns `camera_id` if `token` may send reads for it.
+pub(crate) fn organisation_for(
+    state: &IngestState,
+    token: Option<&str>,
+    camera_id: &str,
+) -> Result<String, Rejection> {
+    match state.tokens.check(token, camera_id) {
+        Access::Granted { organisation } => Ok(organisation.to_string()),
+        Access::Unauthenticated => Err(Rejection::new(
+            RejectReason::Unauthenticated,
+            "authorization",
+            "missing or unknown bearer token",
+        )),
+        Access::Forbidden if camera_id.is_empty() => Err(Rejection::new(
+            RejectReason::MissingField,
+            "camera_id",
+            "missing",
+        )),
+        Access::Forbidden => Err(Rejection::new(
+            RejectReason::Forbidden,
+            "camera_id",
+            format!("the token does not own camera {camera_id:?}"),
+        )),
+    }
+}
+
 /// Checks the camera against the token and validates the read and its image.
 fn admit(
     state: &IngestState,
@@ -161,30 +191,7 @@ fn admit(
 ) -> Result<AdmittedRead, Rejection> {
     let mut submission = parse_submission(bytes)?;
     let camera_id = submission.camera_id.clone().unwrap_or_default();
-    let organisation = match state.tokens.check(token, camera_id.trim()) {
-        Access::Granted { organisation } => organisation.to_string(),
-        Access::Unauthenticated => {
-            return Err(Rejection::new(
-                RejectReason::Unauthenticated,
-                "authorization",
-                "missing or unknown bearer token",
-            ))
-        }
-        Access::Forbidden if camera_id.trim().is_empty() => {
-            return Err(Rejection::new(
-                RejectReason::MissingField,
-                "camera_id",
-                "missing",
-            ))
-        }
-        Access::Forbidden => {
-            return Err(Rejection::new(
-                RejectReason::Forbidden,
-                "camera_id",
-                format!("the token does not own camera {:?}", camera_id.trim()),
-            ))
-        }
-    };
+    let organisation = organisation_for(state, token, camera_id.trim())?;
     let image = submission
         .image
         .take()
@@ -291,7 +298,9 @@ async fn accept_single(state: &IngestState, token: Option<&str>, bytes: &[u8]) -
     let read = stored.read;
     match result {
         Ok(()) => {
-            READS_ACCEPTED.with_label_values(&[PATH_HTTP]).inc();
+            READS_ACCEPTED
+                .with_label_values(&[PATH_HTTP, HTTP_SOURCE])
+                .inc();
             (
                 StatusCode::ACCEPTED,
                 Json(json!({ "read_id": read.read_id })),
@@ -391,11 +400,11 @@ async fn accept_batch(state: &IngestState, token: Option<&str>, bytes: &[u8]) ->
     }
     rejected.sort_by_key(|rejection| rejection.line);
     READS_ACCEPTED
-        .with_label_values(&[PATH_HTTP])
+        .with_label_values(&[PATH_HTTP, HTTP_SOURCE])
         .inc_by(read_ids.len() as u64);
     for rejection in &rejected {
         READS_REJECTED
-            .with_label_values(&[PATH_HTTP, rejection.reason.as_label()])
+            .with_label_values(&[PATH_HTTP, HTTP_SOURCE, rejection.reason.as_label()])
             .inc();
     }
 
@@ -416,7 +425,7 @@ async fn accept_batch(state: &IngestState, token: Option<&str>, bytes: &[u8]) ->
     response
 }
 
-fn publish_rejection(error: &PublishError) -> Rejection {
+pub(crate) fn publish_rejection(error: &PublishError) -> Rejection {
     match error {
         PublishError::QueueFull => Rejection::new(
             RejectReason::QueueFull,
@@ -434,10 +443,15 @@ fn publish_rejection(error: &PublishError) -> Rejection {
     }
 }
 
-/// Builds the response rejecting a whole request, and counts the rejection.
+/// Builds the response rejecting a whole request in alpr's own JSON, and counts the rejection.
 fn reject(rejection: Rejection) -> Response {
+    rejection_response(HTTP_SOURCE, rejection)
+}
+
+/// Builds the response rejecting a whole request, and counts the rejection under `source`.
+pub(crate) fn rejection_response(source: &str, rejection: Rejection) -> Response {
     READS_REJECTED
-        .with_label_values(&[PATH_HTTP, rejection.reason.as_label()])
+        .with_label_values(&[PATH_HTTP, source, rejection.reason.as_label()])
         .inc();
     let status =
         StatusCode::from_u16(rejection.reason.http_status()).unwrap_or(StatusCode::BAD_REQUEST);

@@ -74,6 +74,43 @@ pub fn decode_image(image: SubmittedImage, max_bytes: usize) -> Result<AdmittedI
     })
 }
 
+/// Checks an image a vendor sent with a read. Its type is the declared media type, or the type
+/// recognised from the bytes' signature when the vendor declared none. It may have at most
+/// `max_bytes`.
+pub fn admit_vendor_image(
+    image: alpr_vendors::VendorImage,
+    max_bytes: usize,
+) -> Result<AdmittedImage, Rejection> {
+    let invalid = |message: String| Rejection::new(RejectReason::InvalidImage, "image", message);
+    let accepted_types = ImageMediaType::ALL.map(ImageMediaType::as_str).join(" or ");
+    let media_type = match image.media_type.as_deref() {
+        Some(declared) => ImageMediaType::parse(declared).ok_or_else(|| {
+            invalid(format!(
+                "{declared:?} is not supported; send {accepted_types}"
+            ))
+        })?,
+        None => ImageMediaType::ALL
+            .into_iter()
+            .find(|media_type| media_type.matches_signature(&image.bytes))
+            .ok_or_else(|| invalid(format!("the bytes are not a {accepted_types} image")))?,
+    };
+    if image.bytes.len() > max_bytes {
+        return Err(invalid(format!(
+            "the image is larger than the limit of {max_bytes} bytes"
+        )));
+    }
+    if !media_type.matches_signature(&image.bytes) {
+        return Err(invalid(format!(
+            "the bytes are not a {} image: they do not start with its file signature",
+            media_type.as_str()
+        )));
+    }
+    Ok(AdmittedImage {
+        media_type,
+        bytes: image.bytes,
+    })
+}
+
 /// Stores `image` under the read's key and sets the read's `image_ref` to it. A failure is a
 /// 503 naming the image store, so the camera sends the read again later.
 pub async fn store_image(

@@ -3,13 +3,16 @@
 
 pub mod auth;
 pub mod http;
+mod http_vendor;
 pub mod image;
 pub mod metrics;
 pub mod publisher;
 pub mod raw_topic;
 pub mod submission;
 pub mod validate;
+pub mod vendor;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -19,6 +22,7 @@ use tokio::net::TcpListener;
 
 use alpr_images::ImageStore;
 use alpr_platform::{KafkaSettings, ShutdownToken};
+use alpr_vendors::{CameraZones, ParseContext};
 
 pub use auth::{CameraToken, TokenTable};
 pub use publisher::{PublishError, PublisherLimits, ReadPublisher};
@@ -48,6 +52,14 @@ pub struct IngestSettings {
     pub raw_default_organisation: Option<String>,
     /// Camera credentials.
     pub tokens: Vec<CameraToken>,
+    /// IANA time zone (such as `America/Los_Angeles`) of each camera, by camera id, for vendor
+    /// formats that send local time without an offset.
+    pub camera_time_zones: BTreeMap<String, String>,
+    /// IANA time zone of cameras missing from `camera_time_zones`.
+    pub default_time_zone: String,
+    /// ISO 3166-1 country (such as `US`) of the bare state codes some vendors send (`CA`).
+    /// Unset, such reads carry no region.
+    pub default_plate_country: Option<String>,
 }
 
 impl Default for IngestSettings {
@@ -62,6 +74,9 @@ impl Default for IngestSettings {
             consume_raw_topic: true,
             raw_default_organisation: None,
             tokens: Vec::new(),
+            camera_time_zones: BTreeMap::new(),
+            default_time_zone: "UTC".to_string(),
+            default_plate_country: None,
         }
     }
 }
@@ -77,6 +92,33 @@ pub struct IngestState {
     pub clock: Clock,
     /// Image store for images sent with reads; `None` rejects reads that carry an image.
     pub images: Option<ImageStore>,
+    /// Camera time zones and the default plate country for the vendor adapters.
+    pub vendor_context: ParseContext,
+    /// Vendor reads published recently, shared with the raw intake.
+    pub recent_vendor_reads: Arc<vendor::RecentReadIds>,
+}
+
+impl IngestSettings {
+    /// Builds what the vendor adapters need from these settings, rejecting an unknown time zone
+    /// or country.
+    pub fn vendor_context(&self) -> Result<ParseContext, IngestError> {
+        let zones = CameraZones::from_names(&self.default_time_zone, &self.camera_time_zones)
+            .map_err(|error| IngestError::Config(format!("ingest time zones: {error}")))?;
+        if let Some(country) = &self.default_plate_country {
+            match alpr_vendors::region::country_alpha2(country, "default_plate_country") {
+                Ok(Some(_)) => {}
+                _ => {
+                    return Err(IngestError::Config(format!(
+                        "ingest.default_plate_country: {country:?} is not a known ISO 3166-1 country code such as US"
+                    )))
+                }
+            }
+        }
+        Ok(ParseContext {
+            zones,
+            default_country: self.default_plate_country.clone(),
+        })
+    }
 }
 
 impl IngestState {
@@ -98,6 +140,8 @@ pub enum IngestError {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("http server failed: {0}")]
     Serve(std::io::Error),
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }
 
 /// Runs ingest until `shutdown`: the HTTP server on `listener` and, when enabled, the raw topic
@@ -113,6 +157,7 @@ pub async fn run(
 ) -> Result<(), IngestError> {
     std::sync::LazyLock::force(&metrics::IMAGES_STORED);
     std::sync::LazyLock::force(&metrics::IMAGE_STORE_FAILURES);
+    let vendor_context = settings.vendor_context()?;
     alpr_platform::ensure_topics(&kafka).await?;
     let publisher = ReadPublisher::connect(
         &kafka,
@@ -128,14 +173,24 @@ pub async fn run(
         clock,
         settings: settings.clone(),
         images,
+        vendor_context: vendor_context.clone(),
+        recent_vendor_reads: Arc::new(vendor::RecentReadIds::new(
+            vendor::RecentReadIds::DEFAULT_CAPACITY,
+        )),
     });
 
     let raw_intake = settings.consume_raw_topic.then(|| {
         tokio::spawn(raw_topic::consume_raw_topic(
             kafka.clone(),
             publisher.clone(),
-            settings.raw_default_organisation.clone(),
-            state.validation_limits(),
+            raw_topic::RawIntake {
+                default_organisation: settings.raw_default_organisation.clone(),
+                limits: state.validation_limits(),
+                vendor_context,
+                images: state.images.clone(),
+                max_image_bytes: settings.max_image_bytes,
+                recent_vendor_reads: state.recent_vendor_reads.clone(),
+            },
             shutdown.clone(),
         ))
     });
@@ -172,4 +227,39 @@ pub async fn bind(address: SocketAddr) -> Result<TcpListener, IngestError> {
     TcpListener::bind(address)
         .await
         .map_err(|source| IngestError::Bind { address, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_context_rejects_unknown_zone_and_country() {
+        let bad_zone = IngestSettings {
+            camera_time_zones: BTreeMap::from([("cam-1".to_string(), "Mars/Olympus".to_string())]),
+            ..IngestSettings::default()
+        };
+        let error = bad_zone
+            .vendor_context()
+            .err()
+            .map(|error| error.to_string());
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|error| error.contains("camera cam-1")),
+            "{error:?}"
+        );
+
+        let bad_country = IngestSettings {
+            default_plate_country: Some("Narnia".into()),
+            ..IngestSettings::default()
+        };
+        assert!(bad_country.vendor_context().is_err());
+
+        let good = IngestSettings {
+            default_plate_country: Some("USA".into()),
+            ..IngestSettings::default()
+        };
+        assert!(good.vendor_context().is_ok());
+    }
 }

@@ -10,8 +10,9 @@ use prometheus::{
 pub static READS_ACCEPTED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "alpr_ingest_reads_accepted_total",
-        "Reads acknowledged by the broker on the reads topic, by intake path",
-        &["path"]
+        "Reads acknowledged by the broker on the reads topic, by intake path and source \
+         (http-json, raw-topic, or vendor-<adapter> for a vendor's own format)",
+        &["path", "source"]
     )
     .expect("metric registers once")
 });
@@ -19,8 +20,8 @@ pub static READS_ACCEPTED: LazyLock<IntCounterVec> = LazyLock::new(|| {
 pub static READS_REJECTED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "alpr_ingest_reads_rejected_total",
-        "Reads not accepted, by intake path and reason",
-        &["path", "reason"]
+        "Reads not accepted, by intake path, source (as for accepted reads) and reason",
+        &["path", "source", "reason"]
     )
     .expect("metric registers once")
 });
@@ -66,6 +67,16 @@ pub static IMAGE_STORE_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
         "Image store operations that failed, by operation: put (the read was rejected with 503) \
          or delete (an image of a read the broker did not accept stayed in the store)",
         &["operation"]
+    )
+    .expect("metric registers once")
+});
+
+pub static VENDOR_RESENDS_SKIPPED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "alpr_ingest_vendor_resends_skipped_total",
+        "Vendor reads not produced again because this instance published the same read id \
+         recently (a camera's resend or retransmission), by intake path and source",
+        &["path", "source"]
     )
     .expect("metric registers once")
 });

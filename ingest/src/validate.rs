@@ -37,6 +37,7 @@ pub enum RejectReason {
     QueueFull,
     PublishFailed,
     ImageStoreFailed,
+    UnknownVendor,
 }
 
 impl RejectReason {
@@ -56,6 +57,7 @@ impl RejectReason {
             Self::QueueFull => "queue_full",
             Self::PublishFailed => "publish_failed",
             Self::ImageStoreFailed => "image_store_failed",
+            Self::UnknownVendor => "unknown_vendor",
         }
     }
 
@@ -74,6 +76,7 @@ impl RejectReason {
             Self::TooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::QueueFull | Self::PublishFailed | Self::ImageStoreFailed => 503,
+            Self::UnknownVendor => 404,
         }
     }
 }

@@ -294,7 +294,8 @@ async fn bad_input_is_answered_and_never_stored() {
     let ingest = RunningIngest::start(&kafka, 100_000).await;
     let client = reqwest::Client::new();
 
-    let forbidden = alpr_ingest::metrics::READS_REJECTED.with_label_values(&["http", "forbidden"]);
+    let forbidden =
+        alpr_ingest::metrics::READS_REJECTED.with_label_values(&["http", "http-json", "forbidden"]);
     let forbidden_before = forbidden.get();
     let cases = bad_input_cases();
     assert!(cases.len() >= 15);

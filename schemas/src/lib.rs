@@ -9,6 +9,7 @@
 pub mod codec;
 pub mod plate;
 pub mod records;
+pub mod submission;
 
 pub use codec::{decode, decode_view, encode, is_encoded_as, AvroRecord, CodecError};
 pub use records::{

@@ -2,12 +2,14 @@
 //! holds keep which reads, and how far each topic has been read.
 //!
 //! Column families:
-//! - `reads`: read id → [`IndexedRead`] as JSON (captured-at, partition, organisation, image);
-//! - `expiry`: captured-at (8 bytes, order-preserving) followed by the read id → empty, so a sweep
-//!   walks reads oldest first and stops at the first one inside every retention period;
+//! - `reads`: packed read id → [`IndexedRead`] (captured-at, partition, organisation, image) in
+//!   the binary layout of the `encoding` module. A read id that is the canonical text of a UUID
+//!   takes 17 bytes there instead of 36, and any other read id keeps its exact bytes;
+//! - `expiry`: captured-at (8 bytes, order-preserving) followed by the packed read id → empty, so
+//!   a sweep walks reads oldest first and stops at the first one inside every retention period;
 //! - `holds`: hold id → the `EvidenceHold` record exactly as on the holds topic;
-//! - `held`: read id, a zero byte, hold id → empty, so "is this read held, and by what" is one
-//!   prefix scan;
+//! - `held`: read id as text, a zero byte, hold id → empty, so "is this read held, and by what"
+//!   is one prefix scan;
 //! - `offsets`: topic tag (`r` reads, `h` holds) and partition (4 bytes, big-endian) → next offset
 //!   to read (8 bytes, big-endian). The offset is exclusive: the record at that offset has not
 //!   been applied;
@@ -17,7 +19,11 @@
 //!   reads), for the silent-camera list;
 //! - `images`: read id → image reference, for tombstoned reads whose image is not yet deleted
 //!   from the image store. An entry is written once the broker has acknowledged the tombstone and
-//!   removed once the image is gone, so a failed delete is retried at the next sweep.
+//!   removed once the image is gone, so a failed delete is retried at the next sweep;
+//! - `meta`: `format_version` → the layout version of the families above (4 bytes, big-endian).
+//!   A folder with another version, or one written before versions existed, is rejected at
+//!   open. Every entry can be rebuilt from the reads and holds topics, so deleting the folder is
+//!   the upgrade path.
 //!
 //! Records and their offsets change in one write batch, so after a crash the index and the
 //! offsets agree and each topic is read on from where the index stopped.
@@ -26,12 +32,19 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
+use rocksdb::{
+    BlockBasedOptions, ColumnFamilyDescriptor, DBCompressionType, IteratorMode, Options,
+    SliceTransform, WriteBatch, DB,
+};
 use serde::{Deserialize, Serialize};
 
 use alpr_schemas::{decode, CameraRead, EvidenceHold};
 
 use crate::camera_activity::CameraActivity;
+
+mod encoding;
+
+use encoding::{decode_indexed_read, encode_indexed_read, read_id_of_key, read_key};
 
 const READS: &str = "reads";
 const EXPIRY: &str = "expiry";
@@ -41,9 +54,16 @@ const OFFSETS: &str = "offsets";
 const SWEEP: &str = "sweep";
 const CAMERAS: &str = "cameras";
 const IMAGES: &str = "images";
-const FAMILIES: [&str; 8] = [READS, EXPIRY, HOLDS, HELD, OFFSETS, SWEEP, CAMERAS, IMAGES];
+const META: &str = "meta";
+const FAMILIES: [&str; 9] = [
+    READS, EXPIRY, HOLDS, HELD, OFFSETS, SWEEP, CAMERAS, IMAGES, META,
+];
 
 const PENDING_SWEEP_KEY: &[u8] = b"pending";
+const FORMAT_VERSION_KEY: &[u8] = b"format_version";
+/// Layout version this build writes and reads. Version 1, which had no `meta` family, stored
+/// read ids as text and index entries as JSON.
+const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -51,6 +71,18 @@ pub enum StoreError {
     RocksDb(#[from] rocksdb::Error),
     #[error("stored value under {key} cannot be decoded: {message}")]
     Corrupt { key: String, message: String },
+    /// The folder was written by another version of the store. Deleting it is safe because the
+    /// worker rebuilds it from the topics.
+    ///
+    /// NOTE: deleting the folder also drops the plan of a sweep that the old worker left
+    /// unfinished when it stopped or crashed. The next sweep plans the reads still on the topic
+    /// again, but the purge log gets no line for the tombstones the interrupted sweep had sent.
+    #[error(
+        "state folder has store format {found}, but this version reads only format \
+         {FORMAT_VERSION}; stop the retention worker, delete the folder and start the worker \
+         again, and it rebuilds the folder from the reads and holds topics"
+    )]
+    UnsupportedFormat { found: String },
 }
 
 /// Topic of a record or an offset.
@@ -132,15 +164,76 @@ pub struct RetentionStore {
 
 impl RetentionStore {
     /// Opens or creates the store in `path`.
+    ///
+    /// # Errors
+    /// [`StoreError::UnsupportedFormat`] when the folder was written in another layout, including
+    /// the layout before format versions. Such a folder is left untouched.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
+        // Checked before opening, because opening adds the missing `meta` family and an older
+        // worker would then fail to open the folder it wrote.
+        if let Ok(existing) = DB::list_cf(&Options::default(), path) {
+            if !existing.iter().any(|name| name == META) {
+                return Err(StoreError::UnsupportedFormat {
+                    found: "1 (from before format versions)".into(),
+                });
+            }
+        }
         let families = FAMILIES
             .into_iter()
-            .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+            .map(|name| ColumnFamilyDescriptor::new(name, family_options(name)));
         let db = DB::open_cf_descriptors(&options, path, families)?;
-        Ok(Self { db: Arc::new(db) })
+        let store = Self { db: Arc::new(db) };
+        store.check_format_version()?;
+        Ok(store)
+    }
+
+    /// Checks the stored format version, and stamps the current one on a store without data.
+    fn check_format_version(&self) -> Result<(), StoreError> {
+        let meta = self.family(META);
+        match self.db.get_cf(meta, FORMAT_VERSION_KEY)? {
+            Some(bytes) => match <[u8; 4]>::try_from(&bytes[..]).map(u32::from_be_bytes) {
+                Ok(FORMAT_VERSION) => Ok(()),
+                Ok(found) => Err(StoreError::UnsupportedFormat {
+                    found: found.to_string(),
+                }),
+                Err(_) => Err(StoreError::Corrupt {
+                    key: String::from_utf8_lossy(FORMAT_VERSION_KEY).into_owned(),
+                    message: format!("format version has {} bytes, expected 4", bytes.len()),
+                }),
+            },
+            // A new folder, or one whose creation stopped before the version was written.
+            None if self.holds_no_data()? => {
+                let mut write_options = rocksdb::WriteOptions::default();
+                write_options.set_sync(true);
+                self.db.put_cf_opt(
+                    meta,
+                    FORMAT_VERSION_KEY,
+                    FORMAT_VERSION.to_be_bytes(),
+                    &write_options,
+                )?;
+                Ok(())
+            }
+            None => Err(StoreError::UnsupportedFormat {
+                found: "unknown (data without a format version)".into(),
+            }),
+        }
+    }
+
+    fn holds_no_data(&self) -> Result<bool, StoreError> {
+        for family in FAMILIES {
+            if let Some(item) = self
+                .db
+                .iterator_cf(self.family(family), IteratorMode::Start)
+                .next()
+            {
+                item?;
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn family(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -220,20 +313,21 @@ impl RetentionStore {
         record: &TopicRecord,
         summary: &mut ApplySummary,
     ) -> Result<Option<CameraRead>, StoreError> {
+        let stored_key = read_key(&record.key);
         let previous = match pending.get(&record.key) {
             Some(value) => value.clone(),
-            None => self.indexed_read_by_key(&record.key)?,
+            None => self.indexed_read_by_key(&stored_key)?,
         };
         // A re-sent read replaces the earlier copy, whose captured-at may differ.
         if let Some(previous) = &previous {
             batch.delete_cf(
                 self.family(EXPIRY),
-                expiry_key(previous.captured_at, &record.key),
+                expiry_key(previous.captured_at, &stored_key),
             );
         }
         let Some(payload) = &record.payload else {
             if previous.is_some() {
-                batch.delete_cf(self.family(READS), &record.key);
+                batch.delete_cf(self.family(READS), &stored_key);
                 summary.reads_removed += 1;
             }
             pending.insert(record.key.clone(), None);
@@ -248,7 +342,7 @@ impl RetentionStore {
                 if let Some(previous) = previous {
                     batch.put_cf(
                         self.family(EXPIRY),
-                        expiry_key(previous.captured_at, &record.key),
+                        expiry_key(previous.captured_at, &stored_key),
                         [],
                     );
                 }
@@ -261,10 +355,14 @@ impl RetentionStore {
             organisation_id: read.organisation_id.clone(),
             image_ref: read.image_ref.clone(),
         };
-        batch.put_cf(self.family(READS), &record.key, to_json(&indexed));
+        batch.put_cf(
+            self.family(READS),
+            &stored_key,
+            encode_indexed_read(&indexed),
+        );
         batch.put_cf(
             self.family(EXPIRY),
-            expiry_key(indexed.captured_at, &record.key),
+            expiry_key(indexed.captured_at, &stored_key),
             [],
         );
         pending.insert(record.key.clone(), Some(indexed));
@@ -358,10 +456,13 @@ impl RetentionStore {
         Ok(())
     }
 
-    fn indexed_read_by_key(&self, key: &[u8]) -> Result<Option<IndexedRead>, StoreError> {
-        match self.db.get_cf(self.family(READS), key)? {
+    /// Returns the indexed read under `stored_key`, a read id as [`read_key`] packs it.
+    fn indexed_read_by_key(&self, stored_key: &[u8]) -> Result<Option<IndexedRead>, StoreError> {
+        match self.db.get_cf(self.family(READS), stored_key)? {
             None => Ok(None),
-            Some(bytes) => from_json(key, &bytes).map(Some),
+            Some(bytes) => decode_indexed_read(&bytes)
+                .map(Some)
+                .map_err(|message| corrupt_read_entry(stored_key, message)),
         }
     }
 
@@ -380,7 +481,7 @@ impl RetentionStore {
     /// Returns the indexed read with this id, or `None` when the read was never seen or has
     /// been tombstoned.
     pub fn read(&self, read_id: &str) -> Result<Option<IndexedRead>, StoreError> {
-        self.indexed_read_by_key(read_id.as_bytes())
+        self.indexed_read_by_key(&read_key(read_id.as_bytes()))
     }
 
     /// Returns the hold with this id, or `None` when it was never placed or has been released.
@@ -419,12 +520,12 @@ impl RetentionStore {
             .iterator_cf(self.family(EXPIRY), IteratorMode::Start)
         {
             let (key, _) = item?;
-            let (captured_at, read_id) = split_expiry_key(&key)?;
+            let (captured_at, stored_key) = split_expiry_key(&key)?;
             if captured_at >= cutoff {
                 break;
             }
-            if let Some(read) = self.indexed_read_by_key(read_id)? {
-                found.push((String::from_utf8_lossy(read_id).into_owned(), read));
+            if let Some(read) = self.indexed_read_by_key(stored_key)? {
+                found.push((read_id_text(stored_key)?, read));
             }
         }
         Ok(found)
@@ -438,8 +539,8 @@ impl RetentionStore {
             .iterator_cf(self.family(EXPIRY), IteratorMode::Start)
         {
             let (key, _) = item?;
-            let (captured_at, read_id) = split_expiry_key(&key)?;
-            if !self.is_held(&String::from_utf8_lossy(read_id))? {
+            let (captured_at, stored_key) = split_expiry_key(&key)?;
+            if !self.is_held(&read_id_text(stored_key)?)? {
                 return Ok(Some(captured_at));
             }
         }
@@ -546,6 +647,77 @@ impl RetentionStore {
             self.db.flush_cf(self.family(family))?;
         }
         Ok(())
+    }
+
+    /// Compacts every column family into its bottom level, so the files on disk contain only
+    /// live data. Measurements of the state size call it; the worker leaves compaction to RocksDB.
+    pub fn compact(&self) -> Result<(), StoreError> {
+        self.flush()?;
+        for family in FAMILIES {
+            self.db
+                .compact_range_cf(self.family(family), None::<&[u8]>, None::<&[u8]>);
+        }
+        Ok(())
+    }
+}
+
+/// Returns the options of one column family, chosen for how the store reads it.
+fn family_options(family: &str) -> Options {
+    let mut options = Options::default();
+    // LZ4 is the only codec the workspace enables in the `rocksdb` crate. It shrinks the
+    // repeated organisation ids and time stamps at little CPU cost.
+    options.set_compression_type(DBCompressionType::Lz4);
+    options.set_bottommost_compression_type(DBCompressionType::Lz4);
+    match family {
+        // Every applied read looks up its id here first. A new read is a miss, which the bloom
+        // filter detects without reading a block, at 10 bits (1.25 bytes) per read.
+        READS => {
+            let mut table = BlockBasedOptions::default();
+            table.set_bloom_filter(10.0, false);
+            options.set_block_based_table_factory(&table);
+        }
+        // Only prefix scans by read id, so the filter is built over that prefix.
+        HELD => {
+            options.set_prefix_extractor(SliceTransform::create(
+                "alpr.retention.held_read_id",
+                held_key_read_id,
+                Some(held_key_has_read_id),
+            ));
+            let mut table = BlockBasedOptions::default();
+            table.set_bloom_filter(10.0, false);
+            table.set_whole_key_filtering(false);
+            options.set_block_based_table_factory(&table);
+        }
+        // `expiry` is only walked in order, so a filter would cost space without use. The other
+        // families stay small.
+        _ => {}
+    }
+    options
+}
+
+/// Returns the read id part of a `held` key: everything up to and including the first zero byte.
+fn held_key_read_id(key: &[u8]) -> &[u8] {
+    match key.iter().position(|&byte| byte == 0) {
+        Some(end) => &key[..=end],
+        None => key,
+    }
+}
+
+fn held_key_has_read_id(key: &[u8]) -> bool {
+    key.contains(&0)
+}
+
+/// Returns the read id text of a packed read id, as the lookup API and the tombstones use it.
+fn read_id_text(stored_key: &[u8]) -> Result<String, StoreError> {
+    let read_id =
+        read_id_of_key(stored_key).map_err(|message| corrupt_read_entry(stored_key, message))?;
+    Ok(String::from_utf8_lossy(&read_id).into_owned())
+}
+
+fn corrupt_read_entry(stored_key: &[u8], message: String) -> StoreError {
+    StoreError::Corrupt {
+        key: format!("read key {stored_key:02x?}"),
+        message,
     }
 }
 

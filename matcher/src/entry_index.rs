@@ -58,7 +58,7 @@ impl EntryIndex {
             self.remove(entry.entry_id);
             return;
         };
-        let key = key_of(entry.entry_id);
+        let (key, canonical) = key_of(entry.entry_id);
         match self
             .patterns
             .insert(key, entry.plate, entry.match_policy, list)
@@ -68,7 +68,7 @@ impl EntryIndex {
                 if let Some(replaced) = replaced {
                     self.lists.subtract(replaced);
                 }
-                if !is_canonical_uuid(entry.entry_id) {
+                if !canonical {
                     self.other_ids.insert(key, entry.entry_id.to_string());
                 }
             }
@@ -80,7 +80,7 @@ impl EntryIndex {
     }
 
     pub fn remove(&mut self, entry_id: &str) {
-        let key = key_of(entry_id);
+        let (key, _) = key_of(entry_id);
         if let Some(list) = self.patterns.remove(&key) {
             self.lists.subtract(list);
         }
@@ -94,6 +94,11 @@ impl EntryIndex {
             .into_iter()
             .map(|found| (self.text_of(*found.id), found.plate_match))
             .collect()
+    }
+
+    /// Makes room for `additional` more entries before a bulk load.
+    pub fn reserve(&mut self, additional: usize) {
+        self.patterns.reserve(additional);
     }
 
     /// Number of entries that can match.
@@ -118,21 +123,19 @@ impl EntryIndex {
     }
 }
 
-fn is_canonical_uuid(entry_id: &str) -> bool {
-    let Ok(uuid) = Uuid::try_parse(entry_id) else {
-        return false;
-    };
-    let mut buffer = Uuid::encode_buffer();
-    uuid.hyphenated().encode_lower(&mut buffer) == entry_id
-}
-
-fn key_of(entry_id: &str) -> EntryKey {
-    if is_canonical_uuid(entry_id) {
-        if let Ok(uuid) = Uuid::try_parse(entry_id) {
-            return uuid.as_u128();
+/// Returns the key of an entry id, and whether the id is a UUID in canonical text, which the
+/// key alone gives back.
+fn key_of(entry_id: &str) -> (EntryKey, bool) {
+    if let Ok(uuid) = Uuid::try_parse(entry_id) {
+        let mut buffer = Uuid::encode_buffer();
+        if uuid.hyphenated().encode_lower(&mut buffer) == entry_id {
+            return (uuid.as_u128(), true);
         }
     }
-    Uuid::new_v5(&OTHER_ID_NAMESPACE, entry_id.as_bytes()).as_u128()
+    (
+        Uuid::new_v5(&OTHER_ID_NAMESPACE, entry_id.as_bytes()).as_u128(),
+        false,
+    )
 }
 
 /// List names numbered in order of first appearance, with the number of indexed entries of

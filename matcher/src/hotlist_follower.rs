@@ -79,12 +79,18 @@ impl HotlistFollower {
     /// Blocks the calling thread.
     pub fn catch_up(&mut self, timeout: Duration) -> Result<usize, FollowError> {
         let mut ends = HashMap::new();
-        for &partition in self.positions.keys() {
-            let (_, high) =
+        let mut behind = 0;
+        for (&partition, &position) in &self.positions {
+            let (low, high) =
                 self.consumer
                     .fetch_watermarks(&self.topic, partition, Duration::from_secs(10))?;
             ends.insert(partition, high);
+            behind += (high - position.max(low)).max(0);
         }
+        // The records still to read are an upper bound of the entries the index gains, and on a
+        // compacted topic a close one.
+        self.store
+            .reserve_entries(usize::try_from(behind).unwrap_or(0));
         let deadline = Instant::now() + timeout;
         let mut applied = 0;
         while !self.reached(&ends)? {

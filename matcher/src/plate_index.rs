@@ -231,6 +231,30 @@ impl<Id: Clone + Eq + Hash> PlateIndex<Id> {
         self.by_id.is_empty()
     }
 
+    /// Makes room for `additional` more entries of a plate without wildcards, so a bulk load
+    /// does not grow the tables step by step, rehashing every slot at each step.
+    pub fn reserve(&mut self, additional: usize) {
+        let Self {
+            by_id,
+            by_class_key,
+            chunks,
+            hasher,
+            representative,
+            ..
+        } = self;
+        by_id.reserve(additional, |&listed| {
+            hasher.hash_one(&slot_in(chunks, listed).id)
+        });
+        by_class_key.reserve(additional, |&head| {
+            hasher.hash_one(packed_key(representative, slot_in(chunks, head).pattern))
+        });
+        self.chunks.reserve(
+            additional
+                .div_ceil(CHUNK_LEN)
+                .saturating_sub(self.free_slots.len()),
+        );
+    }
+
     /// Inserts an entry with a tag of the caller's choosing, replacing any entry with the same
     /// id, after checking `pattern` with [`validate_pattern`]. Returns the tag of the replaced
     /// entry. An invalid pattern leaves the index unchanged, so an existing entry with that id

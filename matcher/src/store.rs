@@ -143,6 +143,11 @@ impl HotlistStore {
 
     fn rebuild_index(&self) -> Result<(), StoreError> {
         let mut index = EntryIndex::new(&self.classes, self.max_substitutions)?;
+        let estimate = self
+            .db
+            .property_int_value_cf(self.family(ENTRIES), "rocksdb.estimate-num-keys")?
+            .unwrap_or(0);
+        index.reserve(usize::try_from(estimate).unwrap_or(0));
         for item in self
             .db
             .iterator_cf(self.family(ENTRIES), IteratorMode::Start)
@@ -175,6 +180,14 @@ impl HotlistStore {
             .write()
             .unwrap_or_else(|poison| poison.into_inner()) = index;
         Ok(())
+    }
+
+    /// Makes room in the index for `additional` more entries, before applying that many records.
+    pub fn reserve_entries(&self, additional: usize) {
+        self.index
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .reserve(additional);
     }
 
     /// Returns the next offset to read per hotlist partition, for partitions seen before.

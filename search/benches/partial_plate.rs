@@ -43,6 +43,16 @@ struct ScanData {
     captured_at: Vec<i64>,
 }
 
+/// Pattern shapes, in the order [`varied_patterns`] cycles through them.
+const SHAPES: [&str; 6] = [
+    "prefix (7ABC*)",
+    "suffix (*C123)",
+    "both ends (7*23)",
+    "middle unknown (7A??123)",
+    "full plate",
+    "full plate, OCR",
+];
+
 /// A search pattern and whether it uses the OCR-tolerant option.
 #[derive(Clone)]
 struct Pattern {
@@ -110,11 +120,21 @@ fn main() {
 
     let mut index_times = Vec::with_capacity(patterns.len());
     let mut index_totals = Vec::with_capacity(patterns.len());
-    for pattern in &patterns {
+    let mut shape_times: Vec<Vec<Duration>> = vec![Vec::new(); SHAPES.len()];
+    for (number, pattern) in patterns.iter().enumerate() {
         let started = Instant::now();
         let total = search_total(&handle, pattern, window, &scope);
-        index_times.push(started.elapsed());
+        let elapsed = started.elapsed();
+        index_times.push(elapsed);
+        shape_times[number % SHAPES.len()].push(elapsed);
         index_totals.push(total);
+    }
+    for (shape, times) in SHAPES.iter().zip(&mut shape_times) {
+        println!(
+            "index, {shape:<24} p50 {:.2} ms, p99 {:.2} ms",
+            percentile_ms(times, 0.50),
+            percentile_ms(times, 0.99)
+        );
     }
 
     let classes = ConfusionClasses::default();
@@ -164,7 +184,7 @@ fn varied_patterns(scan: &ScanData, count: usize) -> Vec<Pattern> {
             continue;
         }
         let plate = std::str::from_utf8(plate).unwrap();
-        let (text, ocr_tolerant) = match patterns.len() % 6 {
+        let (text, ocr_tolerant) = match patterns.len() % SHAPES.len() {
             0 => (format!("{}*", &plate[..4]), false),
             1 => (format!("*{}", &plate[3..]), false),
             2 => (format!("{}*{}", &plate[..1], &plate[5..]), false),

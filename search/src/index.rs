@@ -9,6 +9,9 @@
 //! - `plate` is the normalised plate as one raw term, `?` included. A plate pattern becomes a
 //!   regular expression that Tantivy runs over the term dictionary (a finite-state transducer),
 //!   so a pattern costs one walk of the distinct plates of each segment, not one test per read.
+//!   A regex can skip the dictionary entries that do not share its literal prefix, but one that
+//!   starts with a wildcard walks them all, so `plate_reversed` holds the plate back to front
+//!   and a pattern that is better anchored at its end (`*123`) runs reversed on that field.
 //!   The field is also a fast field, which lets the distinct-plates summary count plates by
 //!   term ordinal without loading stored documents. OCR tolerance needs no second field: the
 //!   regex puts each pattern character's whole confusion class in a character set, which is
@@ -38,6 +41,7 @@ pub(crate) mod field_names {
     pub const ORGANISATION_ID: &str = "organisation_id";
     pub const CAMERA_ID: &str = "camera_id";
     pub const PLATE: &str = "plate";
+    pub const PLATE_REVERSED: &str = "plate_reversed";
     pub const REGION: &str = "region";
     pub const MAKE: &str = "make";
     pub const MODEL: &str = "model";
@@ -57,6 +61,7 @@ pub(crate) struct ReadFields {
     pub organisation_id: Field,
     pub camera_id: Field,
     pub plate: Field,
+    pub plate_reversed: Field,
     pub region: Field,
     pub make: Field,
     pub model: Field,
@@ -77,6 +82,7 @@ fn build_schema() -> (Schema, ReadFields) {
         organisation_id: builder.add_text_field(ORGANISATION_ID, STRING),
         camera_id: builder.add_text_field(CAMERA_ID, STRING),
         plate: builder.add_text_field(PLATE, STRING | FAST),
+        plate_reversed: builder.add_text_field(PLATE_REVERSED, STRING),
         region: builder.add_text_field(REGION, STRING),
         make: builder.add_text_field(MAKE, STRING),
         model: builder.add_text_field(MODEL, STRING),
@@ -228,6 +234,8 @@ impl ReadIndex {
         document.add_text(fields.camera_id, &read.camera_id);
         if read.plate.present && !read.plate.normalised.is_empty() {
             document.add_text(fields.plate, &read.plate.normalised);
+            let reversed: String = read.plate.normalised.chars().rev().collect();
+            document.add_text(fields.plate_reversed, reversed);
         }
         if let Some(region) = &read.plate.region {
             document.add_text(fields.region, region_term(region));

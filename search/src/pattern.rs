@@ -70,29 +70,49 @@ impl PlatePattern {
         &self.normalised
     }
 
+    /// Returns true when the pattern has more known characters before its last wildcard at its
+    /// end than before its first wildcard at its start, so a regex over reversed plates can
+    /// skip more of the term dictionary than one over plates.
+    pub fn is_better_reversed(&self) -> bool {
+        let is_known = |c: &char| c.is_ascii_alphanumeric();
+        let leading = self.normalised.chars().take_while(is_known).count();
+        let trailing = self.normalised.chars().rev().take_while(is_known).count();
+        trailing > leading
+    }
+
     /// Returns the regex that matches every stored plate this pattern finds. With `classes`, a
     /// known character also matches the other members of its confusion class, with no limit on
     /// how many characters differ that way: a search casts a wider net than an alert.
     pub fn to_regex(&self, classes: Option<&ConfusionClasses>) -> String {
-        let mut regex = String::with_capacity(self.normalised.len() * 6);
-        for character in self.normalised.chars() {
-            match character {
-                UNREADABLE => regex.push('.'),
-                ANY_RUN => regex.push_str(".*"),
-                known => {
-                    regex.push('[');
-                    match classes.and_then(|classes| classes.class_of(known)) {
-                        Some(class) => regex.push_str(class),
-                        None => regex.push(known),
-                    }
-                    // `?` is a literal inside a character set.
-                    regex.push(UNREADABLE);
-                    regex.push(']');
+        regex_of(self.normalised.chars(), classes)
+    }
+
+    /// Returns the regex of the pattern read back to front, which matches the reversed text of
+    /// every stored plate [`PlatePattern::to_regex`] matches.
+    pub fn to_reversed_regex(&self, classes: Option<&ConfusionClasses>) -> String {
+        regex_of(self.normalised.chars().rev(), classes)
+    }
+}
+
+fn regex_of(pattern: impl Iterator<Item = char>, classes: Option<&ConfusionClasses>) -> String {
+    let mut regex = String::new();
+    for character in pattern {
+        match character {
+            UNREADABLE => regex.push('.'),
+            ANY_RUN => regex.push_str(".*"),
+            known => {
+                regex.push('[');
+                match classes.and_then(|classes| classes.class_of(known)) {
+                    Some(class) => regex.push_str(class),
+                    None => regex.push(known),
                 }
+                // `?` is a literal inside a character set.
+                regex.push(UNREADABLE);
+                regex.push(']');
             }
         }
-        regex
     }
+    regex
 }
 
 #[cfg(test)]
@@ -129,6 +149,17 @@ mod tests {
     fn exact_regex_accepts_stored_unreadable() {
         let pattern = PlatePattern::parse("7?1*").expect("valid pattern");
         assert_eq!(pattern.to_regex(None), "[7?].[1?].*");
+    }
+
+    #[test]
+    fn suffix_pattern_runs_reversed() {
+        let suffix = PlatePattern::parse("*A12").expect("valid pattern");
+        assert!(suffix.is_better_reversed());
+        assert_eq!(suffix.to_reversed_regex(None), "[2?][1?][A?].*");
+        let both_ends = PlatePattern::parse("7A*12").expect("valid pattern");
+        assert!(!both_ends.is_better_reversed());
+        let middle = PlatePattern::parse("7?C1?3").expect("valid pattern");
+        assert!(!middle.is_better_reversed());
     }
 
     #[test]

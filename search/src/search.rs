@@ -264,7 +264,14 @@ impl SearchHandle {
         }
         if let Some(pattern) = &filters.plate {
             let classes = filters.ocr_tolerant.then_some(&self.limits.classes);
-            let regex = RegexQuery::from_pattern(&pattern.to_regex(classes), fields.plate)?;
+            let regex = if pattern.is_better_reversed() {
+                RegexQuery::from_pattern(
+                    &pattern.to_reversed_regex(classes),
+                    fields.plate_reversed,
+                )?
+            } else {
+                RegexQuery::from_pattern(&pattern.to_regex(classes), fields.plate)?
+            };
             clauses.push((Occur::Must, Box::new(regex)));
         }
         let vehicle = &filters.vehicle;

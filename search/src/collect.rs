@@ -292,7 +292,7 @@ impl SegmentCollector for PlateSegmentCollector {
         for (ordinal, tally) in self.tallies {
             let mut plate = String::new();
             // Every ordinal comes from this column's own dictionary, so only an I/O error of
-            // the memory-mapped dictionary fails here; the merge turns it into an error.
+            // the memory-mapped dictionary fails here. The merge turns it into an error.
             match plates.ord_to_str(ordinal, &mut plate) {
                 Ok(true) => {
                     resolved.tallies.insert(plate, tally);

@@ -3,8 +3,8 @@
 //! The follower assigns itself every partition of the reads topic (no consumer group
 //! rebalancing: each search instance indexes the whole topic) from the offsets stored in the
 //! index's last commit, or from the beginning for a new index. A read is added after deleting any
-//! indexed read with its id, so a re-delivered read appears once; a tombstone deletes by its key,
-//! the read id. Every commit of the index carries the next offset of each partition in its
+//! indexed read with its id, so a re-delivered read appears once. A tombstone deletes by its key,
+//! which is the read id. Every commit of the index carries the next offset of each partition in its
 //! payload, so the index and its offsets always agree: after a crash, the reads of the lost
 //! uncommitted changes are consumed again from the stored offsets.
 //!
@@ -44,7 +44,7 @@ pub struct FollowerSettings {
     pub commit_interval_ms: u64,
     /// Memory budget of the index writer in bytes, for all its threads.
     pub writer_memory_bytes: usize,
-    /// Longest wait for [`ReadsFollower::catch_up`], in seconds.
+    /// Maximum wait of [`ReadsFollower::catch_up`], in seconds.
     pub catch_up_timeout_seconds: u64,
 }
 

@@ -3,8 +3,9 @@
 //!
 //! These are two short formulas on WGS84 degrees, written out here so that the search crate does
 //! not pull in a full geometry library for them. Distances use the haversine formula on a
-//! sphere of the mean Earth radius, which is within 0.5 % of the ellipsoid distance; that is
-//! well inside a camera's own position error at the radii investigators use.
+//! sphere of the mean Earth radius, which differs from the ellipsoid distance by at most about
+//! 0.5 %. At the radii investigators use, that is an estimated few metres, which is about a
+//! camera's own position error.
 
 use serde::{Deserialize, Serialize};
 
@@ -71,7 +72,7 @@ fn wrap_longitude(west: f64, east: f64) -> Vec<(f64, f64)> {
 /// Returns the box of a polygon's vertices.
 ///
 /// NOTE: a polygon is taken as drawn on a flat longitude/latitude plane, so one that crosses the
-/// ±180° meridian is not supported; its box spans the whole globe the other way round.
+/// ±180° meridian is not supported. Its box spans the whole globe the other way round.
 pub fn polygon_bounds(vertices: &[Point]) -> BoundingBox {
     let mut south = f64::INFINITY;
     let mut north = f64::NEG_INFINITY;
@@ -140,7 +141,8 @@ mod tests {
         let bounds = circle_bounds(centre, 1000.0);
         // 999 m north of the centre is inside the box.
         let north = point(47.6 + 999.0 / 111_195.0, -122.3);
-        assert!(bounds.latitude.0 < centre.latitude && north.latitude <= bounds.latitude.1);
+        assert!(bounds.latitude.0 < centre.latitude);
+        assert!(north.latitude <= bounds.latitude.1);
         assert_eq!(bounds.longitude.len(), 1);
         let (west, east) = bounds.longitude[0];
         assert!(

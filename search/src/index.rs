@@ -10,7 +10,7 @@
 //!   regular expression that Tantivy runs over the term dictionary (a finite-state transducer),
 //!   so a pattern costs one walk of the distinct plates of each segment, not one test per read.
 //!   A regex can skip the dictionary entries that do not share its literal prefix, but one that
-//!   starts with a wildcard walks them all, so `plate_reversed` holds the plate back to front
+//!   starts with a wildcard walks them all, so `plate_reversed` contains the plate back to front
 //!   and a pattern that is better anchored at its end (`*123`) runs reversed on that field.
 //!   The field is also a fast field, which lets the distinct-plates summary count plates by
 //!   term ordinal without loading stored documents. OCR tolerance needs no second field: the
@@ -99,7 +99,7 @@ fn build_schema() -> (Schema, ReadFields) {
 
 /// Returns the key that orders reads captured in the same microsecond: the first 8 bytes of the
 /// SHA-256 of the read id. Results are sorted by (captured_at, order key), and a page cursor
-/// holds both, so pages neither repeat nor skip reads that share a timestamp.
+/// contains both, so pages neither repeat nor skip reads that share a timestamp.
 ///
 /// NOTE: two reads of the same microsecond whose keys collide (a chance of about 2^-64 per
 /// pair) compare equal, and a page boundary between them would skip one.
@@ -141,7 +141,7 @@ pub enum IndexError {
     #[error("commit payload of the search index is invalid: {0}")]
     Payload(serde_json::Error),
     #[error(
-        "search index holds offsets of topic `{stored}` but follows `{configured}`; \
+        "search index contains offsets of topic `{stored}` but follows `{configured}`; \
          use a new index folder for a new topic"
     )]
     TopicMismatch { stored: String, configured: String },

@@ -1,7 +1,7 @@
 //! The read search of alpr: a Tantivy index of `alpr.reads.v1`, kept in step with the topic, and
 //! the query engine investigators' searches run on.
 //!
-//! - [`index`] holds the schema and the index, whose commits carry the consumed offsets.
+//! - [`index`] contains the schema and the index, whose commits carry the consumed offsets.
 //! - [`follower`] consumes the reads topic into the index: reads are added, tombstones delete.
 //! - [`SearchHandle`] runs [`SearchRequest`]s (plate patterns, vehicle, region, time, place,
 //!   reads or distinct plates) and [`MultiPlaceRequest`]s, always inside a caller's [`Scope`].

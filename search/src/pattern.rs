@@ -70,9 +70,9 @@ impl PlatePattern {
         &self.normalised
     }
 
-    /// Returns true when the pattern has more known characters before its last wildcard at its
-    /// end than before its first wildcard at its start, so a regex over reversed plates can
-    /// skip more of the term dictionary than one over plates.
+    /// Returns true when the pattern has more known characters after its last wildcard than
+    /// before its first one. A regex over reversed plates then skips more of the term
+    /// dictionary than one over plates.
     pub fn is_better_reversed(&self) -> bool {
         let is_known = |c: &char| c.is_ascii_alphanumeric();
         let leading = self.normalised.chars().take_while(is_known).count();

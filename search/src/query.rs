@@ -24,8 +24,9 @@ pub const MAX_RADIUS_METRES: f64 = 50_000.0;
 pub const MAX_POLYGON_VERTICES: usize = 1_000;
 /// Most values one filter list (cameras, makes, regions…) may hold.
 pub const MAX_FILTER_VALUES: usize = 1_000;
-/// Fewest and most (place, window) pairs of a multi-place search.
+/// Minimum number of (place, window) pairs of a multi-place search.
 pub const MIN_SIGHTINGS: usize = 2;
+/// Maximum number of (place, window) pairs of a multi-place search; each pair is one query.
 pub const MAX_SIGHTINGS: usize = 10;
 
 /// A time window, `from` included and `to` excluded.
@@ -36,7 +37,7 @@ pub struct TimeWindow {
     pub to: DateTime<Utc>,
 }
 
-/// Where reads were taken: a list of cameras, a circle, or a polygon.
+/// The place of reads: a list of cameras, a circle, or a polygon.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Place {
@@ -65,7 +66,7 @@ pub struct VehicleFilter {
     pub colour: Vec<String>,
 }
 
-/// What a search returns: the reads, or one summary line per distinct plate.
+/// The kind of result of a search: the reads, or one summary line per distinct plate.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SearchMode {
@@ -174,7 +175,7 @@ impl Scope {
 /// Deployment limits that requests are checked against.
 #[derive(Debug, Clone)]
 pub struct SearchLimits {
-    /// Longest time window; the retention period, since older reads are deleted anyway.
+    /// Maximum time window: the retention period, because older reads are deleted anyway.
     pub max_window: Duration,
     /// Largest page a caller may ask for.
     pub max_page_size: usize,

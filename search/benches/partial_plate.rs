@@ -37,7 +37,7 @@ const INDEX_PATTERNS: usize = 300;
 /// Patterns scanned; fewer, because one scan of 10 million reads takes long.
 const SCAN_PATTERNS: usize = 20;
 
-/// The reads as a sequential scan holds them: plates side by side, then capture times.
+/// The reads as a sequential scan stores them: plates side by side, then capture times.
 struct ScanData {
     plates: Vec<u8>,
     captured_at: Vec<i64>,

@@ -9,12 +9,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
 use alpr_platform::testkit::fresh_settings;
-use alpr_platform::KafkaSettings;
+use alpr_platform::{KafkaSettings, ShutdownToken};
 use alpr_schemas::{encode, from_micros, CameraRead};
 use alpr_search::synthetic::{GeneratorSettings, ReadGenerator};
 use alpr_search::{
@@ -121,4 +121,44 @@ fn follower_indexes_deletes_and_resumes() {
     );
     let found: BTreeSet<String> = ids.into_iter().collect();
     assert_eq!(found, expected);
+}
+
+/// `run` commits on its interval while records arrive, so a read becomes searchable without a
+/// catch-up, and it returns cleanly on shutdown.
+#[test]
+fn running_follower_commits_and_stops() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let kafka = runtime.block_on(fresh_settings("search_follower_run"));
+    let folder = tempfile::tempdir().unwrap();
+    let settings = FollowerSettings {
+        index_dir: folder.path().join("index"),
+        writer_memory_bytes: 20_000_000,
+        commit_interval_ms: 200,
+        ..FollowerSettings::default()
+    };
+    let follower = ReadsFollower::connect(&settings, &kafka).unwrap();
+    let handle = follower.search_handle(SearchLimits::default());
+    let shutdown = ShutdownToken::new();
+    let running = {
+        let shutdown = shutdown.clone();
+        std::thread::spawn(move || follower.run(shutdown))
+    };
+
+    let read = ReadGenerator::new(GeneratorSettings::default())
+        .next()
+        .unwrap();
+    runtime.block_on(send(&kafka, &read.read_id, Some(&read)));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while indexed_ids(&handle) != [read.read_id.clone()] {
+        assert!(
+            Instant::now() < deadline,
+            "the read was not searchable within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    shutdown.cancel();
+    running.join().unwrap().unwrap();
+    let reopened = ReadsFollower::connect(&settings, &kafka).unwrap();
+    assert_eq!(reopened.positions().next_offsets.values().sum::<i64>(), 1);
 }

@@ -122,9 +122,9 @@ fn plant_reads(reads: &[CameraRead]) -> Vec<CameraRead> {
     planted
 }
 
-/// Returns true when `plate` matches `pattern` by the rules the search promises: `?` in the
-/// pattern is any one character, `*` any run, a stored `?` matches any pattern character, and
-/// with `classes` two characters of one confusion class are equal.
+/// Returns true when `plate` matches `pattern` by the rules the search promises. In the pattern,
+/// `?` is any one character and `*` any run. A stored `?` matches any pattern character, and with
+/// `classes` two characters of one confusion class are equal.
 fn scan_matches(plate: &[u8], pattern: &[u8], classes: Option<&ConfusionClasses>) -> bool {
     match (pattern.first(), plate.first()) {
         (None, None) => true,

@@ -14,9 +14,13 @@
 //! OCR tolerance also applies to the known characters of partial reads and wildcard patterns,
 //! because a read that lost one character to dirt can still misread another one.
 
-use serde::{Deserialize, Serialize};
-
 use alpr_schemas::{MatchKind, MatchPolicy};
+
+// The classes live in the schemas crate so the read search uses them too without depending on
+// the matcher; they are re-exported here, where matcher code and its callers always found them.
+pub use alpr_schemas::confusion::{
+    ConfusionClassError, ConfusionClasses, DEFAULT_CONFUSION_CLASSES,
+};
 
 pub use crate::plate_index::{IndexMatch, PlateIndex};
 
@@ -35,13 +39,10 @@ pub const DEFAULT_MAX_SUBSTITUTIONS: u8 = 1;
 /// Upper limit of the configurable maximum substitutions. Each extra substitution multiplies the
 /// plates an entry matches, so the limit stays low to keep false alerts rare.
 pub const MAX_SUBSTITUTIONS_LIMIT: u8 = 2;
-/// Default confusion classes: characters that plate OCR engines commonly mistake for each other.
-pub const DEFAULT_CONFUSION_CLASSES: [&str; 6] = ["0ODQ", "1IL", "2Z", "5S", "6G", "8B"];
 
 const READ_UNREADABLE: u8 = b'?';
 const PATTERN_ANY_CHARACTER: u8 = b'?';
 const PATTERN_ANY_RUN: u8 = b'*';
-const NO_CLASS: u8 = u8::MAX;
 
 fn is_plate_character(byte: u8) -> bool {
     byte.is_ascii_uppercase() || byte.is_ascii_digit()
@@ -59,169 +60,6 @@ fn is_wildcard_pattern(pattern: &[u8]) -> bool {
     pattern
         .iter()
         .any(|&byte| byte == PATTERN_ANY_CHARACTER || byte == PATTERN_ANY_RUN)
-}
-
-/// Groups of characters that OCR confuses, each mapped to a representative (its first
-/// character). Characters in no class represent themselves.
-///
-/// Deserialises from a list of class strings such as `["0ODQ", "1IL"]`, validated as in
-/// [`ConfusionClasses::parse`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Vec<String>", into = "Vec<String>")]
-pub struct ConfusionClasses {
-    /// Class strings as configured, for [`Difference::class`].
-    classes: Vec<String>,
-    /// Representative of every byte, which is the byte itself when it is in no class.
-    representative: [u8; 256],
-    /// Index into `classes` of every byte, or `NO_CLASS`.
-    class_index: [u8; 256],
-    /// Distinct representatives of A–Z and 0–9, sorted: every value one position of a class key
-    /// can take, so the values an unreadable position expands to.
-    key_alphabet: Vec<u8>,
-}
-
-/// An invalid confusion class configuration.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfusionClassError {
-    #[error("confusion class `{class}` contains `{character}`; only A–Z and 0–9 are allowed")]
-    InvalidCharacter { class: String, character: char },
-    #[error("confusion class `{class}` has fewer than 2 characters, so it allows no substitution")]
-    TooShort { class: String },
-    #[error("character `{character}` appears twice in confusion class `{class}`")]
-    Repeated { class: String, character: char },
-    #[error(
-        "character `{character}` is in confusion classes `{first}` and `{second}`; \
-         a character may be in one class only"
-    )]
-    InTwoClasses {
-        character: char,
-        first: String,
-        second: String,
-    },
-}
-
-impl ConfusionClasses {
-    /// Parses classes given as strings of their characters, such as `["0ODQ", "1IL"]`.
-    pub fn parse<S: AsRef<str>>(classes: &[S]) -> Result<Self, ConfusionClassError> {
-        let mut representative = [0u8; 256];
-        for (byte, slot) in (0..=u8::MAX).zip(representative.iter_mut()) {
-            *slot = byte;
-        }
-        let mut class_index = [NO_CLASS; 256];
-        let mut stored: Vec<String> = Vec::with_capacity(classes.len());
-
-        for class in classes {
-            let class = class.as_ref();
-            if class.chars().count() < 2 {
-                return Err(ConfusionClassError::TooShort {
-                    class: class.to_string(),
-                });
-            }
-            // 36 characters fill at most 18 classes of 2, and a 19th class must repeat a
-            // character, which fails below before the index could reach `NO_CLASS`.
-            let index = stored.len() as u8;
-            let mut first = None;
-            for character in class.chars() {
-                let byte = u8::try_from(character)
-                    .ok()
-                    .filter(|&byte| is_plate_character(byte))
-                    .ok_or_else(|| ConfusionClassError::InvalidCharacter {
-                        class: class.to_string(),
-                        character,
-                    })?;
-                let previous = class_index[usize::from(byte)];
-                if previous == index {
-                    return Err(ConfusionClassError::Repeated {
-                        class: class.to_string(),
-                        character,
-                    });
-                }
-                if previous != NO_CLASS {
-                    return Err(ConfusionClassError::InTwoClasses {
-                        character,
-                        first: stored[usize::from(previous)].clone(),
-                        second: class.to_string(),
-                    });
-                }
-                let first = *first.get_or_insert(byte);
-                class_index[usize::from(byte)] = index;
-                representative[usize::from(byte)] = first;
-            }
-            stored.push(class.to_string());
-        }
-
-        let mut key_alphabet: Vec<u8> = (b'0'..=b'9')
-            .chain(b'A'..=b'Z')
-            .map(|byte| representative[usize::from(byte)])
-            .collect();
-        key_alphabet.sort_unstable();
-        key_alphabet.dedup();
-        Ok(Self {
-            classes: stored,
-            representative,
-            class_index,
-            key_alphabet,
-        })
-    }
-
-    /// Returns the classes as configured.
-    pub fn classes(&self) -> &[String] {
-        &self.classes
-    }
-
-    /// Returns the class of `character`, or `None` when it is in no class.
-    pub fn class_of(&self, character: char) -> Option<&str> {
-        let byte = u8::try_from(character).ok()?;
-        self.class_of_byte(byte)
-    }
-
-    /// Returns the representative of `character`: the first character of its class, or the
-    /// character itself when it is in no class.
-    pub fn representative(&self, character: char) -> char {
-        match u8::try_from(character) {
-            Ok(byte) => char::from(self.representative[usize::from(byte)]),
-            Err(_) => character,
-        }
-    }
-
-    /// Returns the class key of a plate: every character replaced by its representative. A read
-    /// and an entry that differ only by substitutions have the same class key, which is what
-    /// lets [`PlateIndex`] find OCR variants with one hash lookup.
-    pub fn class_key(&self, plate: &str) -> String {
-        plate.chars().map(|c| self.representative(c)).collect()
-    }
-
-    fn class_of_byte(&self, byte: u8) -> Option<&str> {
-        let index = self.class_index[usize::from(byte)];
-        self.classes.get(usize::from(index)).map(String::as_str)
-    }
-
-    fn same_class(&self, left: u8, right: u8) -> bool {
-        let index = self.class_index[usize::from(left)];
-        index != NO_CLASS && index == self.class_index[usize::from(right)]
-    }
-}
-
-impl Default for ConfusionClasses {
-    fn default() -> Self {
-        // The default classes are constants known to be valid; a test parses them.
-        Self::parse(&DEFAULT_CONFUSION_CLASSES)
-            .unwrap_or_else(|error| panic!("default confusion classes are invalid: {error}"))
-    }
-}
-
-impl TryFrom<Vec<String>> for ConfusionClasses {
-    type Error = ConfusionClassError;
-
-    fn try_from(classes: Vec<String>) -> Result<Self, Self::Error> {
-        Self::parse(&classes)
-    }
-}
-
-impl From<ConfusionClasses> for Vec<String> {
-    fn from(classes: ConfusionClasses) -> Self {
-        classes.classes
-    }
 }
 
 /// The match policy of one entry with the substitution budget it allows.

@@ -204,78 +204,10 @@ fn validate_pattern_cases() {
 }
 
 #[test]
-fn default_classes_parse() {
-    let classes = ConfusionClasses::parse(&DEFAULT_CONFUSION_CLASSES).expect("valid defaults");
-    assert_eq!(classes, ConfusionClasses::default());
-    assert_eq!(classes.representative('Q'), '0');
-    assert_eq!(classes.representative('L'), '1');
-    assert_eq!(classes.representative('A'), 'A');
-    assert_eq!(classes.class_of('S'), Some("5S"));
-    assert_eq!(classes.class_of('A'), None);
-    assert_eq!(classes.class_key("OQ1ZSGB7"), "00125687");
-    // 36 characters minus the 9 that are not their class's representative.
-    assert_eq!(classes.key_alphabet.len(), 27);
-}
-
-#[test]
-fn classes_reject_character_in_two_classes() {
-    let error = ConfusionClasses::parse(&["0OD", "1IL", "DQ"]).expect_err("D twice");
-    assert_eq!(
-        error,
-        ConfusionClassError::InTwoClasses {
-            character: 'D',
-            first: "0OD".into(),
-            second: "DQ".into(),
-        }
-    );
-    assert!(error.to_string().contains("`D`"), "{error}");
-}
-
-#[test]
-fn classes_reject_invalid_character() {
-    let error = ConfusionClasses::parse(&["0o"]).expect_err("lower case");
-    assert_eq!(
-        error,
-        ConfusionClassError::InvalidCharacter {
-            class: "0o".into(),
-            character: 'o',
-        }
-    );
-    assert!(error.to_string().contains("`o`"), "{error}");
-    assert!(ConfusionClasses::parse(&["0?"]).is_err());
-    assert!(ConfusionClasses::parse(&["0Ö"]).is_err());
-}
-
-#[test]
-fn classes_reject_short_and_repeated() {
-    assert_eq!(
-        ConfusionClasses::parse(&["0"]),
-        Err(ConfusionClassError::TooShort { class: "0".into() })
-    );
-    assert_eq!(
-        ConfusionClasses::parse(&["0O0"]),
-        Err(ConfusionClassError::Repeated {
-            class: "0O0".into(),
-            character: '0'
-        })
-    );
-}
-
-#[test]
 fn custom_classes_change_matching() {
     let classes = ConfusionClasses::parse(&["AR"]).expect("valid");
     assert!(match_plate("RBC123", "ABC123", &tolerant(1), &classes).is_some());
     assert!(match_plate("OBC123", "0BC123", &tolerant(1), &classes).is_none());
-}
-
-#[test]
-fn classes_deserialise_from_list() {
-    let classes: ConfusionClasses =
-        serde_json::from_str(r#"["0ODQ", "1IL"]"#).expect("valid classes");
-    assert_eq!(classes.classes(), ["0ODQ", "1IL"]);
-    let error =
-        serde_json::from_str::<ConfusionClasses>(r#"["0O", "O1"]"#).expect_err("O in two classes");
-    assert!(error.to_string().contains("`O`"), "{error}");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! fields taking their defaults.
 
 pub mod codec;
+pub mod confusion;
 pub mod plate;
 pub mod records;
 pub mod submission;

@@ -84,7 +84,7 @@ impl Default for MatcherSettings {
             state_dir: PathBuf::from("data/matcher"),
             group_id: "alpr-matcher".into(),
             instance_id: std::env::var("HOSTNAME").unwrap_or_else(|_| "matcher-0".into()),
-            batch_max_reads: 5_000,
+            batch_max_reads: 20_000,
             commit_interval_ms: 100,
             confusion_classes: plate_match::ConfusionClasses::default(),
             max_substitutions: plate_match::DEFAULT_MAX_SUBSTITUTIONS,

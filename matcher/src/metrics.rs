@@ -84,7 +84,7 @@ fn lookup_buckets() -> Vec<f64> {
 pub static MATCH_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
     register_histogram!(
         "alpr_matcher_match_duration_seconds",
-        "Time to check one decoded read against the hotlist index and decide on its alerts",
+        "Time to decode one read's plate, check it against the hotlist index and decide on its alerts, timed for one read in 16",
         lookup_buckets()
     )
     .expect("metric registers once")

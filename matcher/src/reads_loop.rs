@@ -110,6 +110,15 @@ struct BatchOutcome {
     suppressed: Vec<String>,
 }
 
+/// The reads of one batch, each matched as it arrived, and the alerts they produced, encoded
+/// and waiting to be sent.
+struct MatchedBatch<'c> {
+    messages: Vec<BorrowedMessage<'c>>,
+    pending: Vec<(alpr_schemas::Alert, Vec<u8>)>,
+    suppressed: Vec<String>,
+    emitted_at: i64,
+}
+
 pub struct ReadsLoop {
     consumer: ReadsConsumer,
     producer: FutureProducer,
@@ -227,22 +236,26 @@ impl ReadsLoop {
     /// Handles batches until `shutdown`. The batch in hand is finished and committed first.
     pub async fn run(&self, shutdown: ShutdownToken) -> Result<(), ReadsLoopError> {
         tracing::info!(group = %self.group_id, "matching reads");
+        // A read received after the assignment changed, kept for the next batch.
+        let mut carried = None;
         loop {
-            let batch = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                batch = self.next_batch() => batch?,
+            let first = match carried.take() {
+                Some(first) => first,
+                None => tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    received = self.consumer.recv() => received?,
+                },
             };
-            if batch.is_empty() {
-                continue;
-            }
-            // The assignment changes while the consumer waits for reads, so the batch may hold
-            // reads of partitions whose earlier alerts another instance committed.
+            // The assignment changes while the consumer waits for reads, so this read may be of
+            // a partition whose earlier alerts another instance committed.
             if self.assignment_changed.swap(false, Ordering::SeqCst) {
                 self.restore_suppression()?;
             }
+            let (batch, next) = self.next_batch(first, &shutdown).await?;
+            carried = next;
             let handled = match self.settings.delivery {
-                Delivery::ExactlyOnce => self.handle_in_transaction(&batch).await,
-                Delivery::AtLeastOnce => self.handle_then_commit(&batch).await,
+                Delivery::ExactlyOnce => self.handle_in_transaction(batch).await,
+                Delivery::AtLeastOnce => self.handle_then_commit(batch).await,
             };
             if let Err(error) = handled {
                 // NOTE: the loop stops instead of rewinding the consumer to the last committed
@@ -258,6 +271,9 @@ impl ReadsLoop {
                 return Err(error);
             }
             self.clean_up_suppression();
+            if shutdown.is_cancelled() {
+                break;
+            }
         }
         if self.settings.delivery == Delivery::AtLeastOnce {
             self.commit_handled_offsets()?;
@@ -283,13 +299,10 @@ impl ReadsLoop {
     }
 
     /// Handles one batch inside a transaction: alerts and offsets commit together or not at all.
-    async fn handle_in_transaction(
-        &self,
-        batch: &[BorrowedMessage<'_>],
-    ) -> Result<(), ReadsLoopError> {
+    async fn handle_in_transaction(&self, batch: MatchedBatch<'_>) -> Result<(), ReadsLoopError> {
         self.producer.begin_transaction()?;
-        let outcome = self.handle_batch(batch).await?;
-        let offsets = next_offsets(batch)?;
+        let offsets = next_offsets(&batch.messages)?;
+        let outcome = self.publish_batch(batch).await?;
         let group = self
             .consumer
             .group_metadata()
@@ -305,12 +318,9 @@ impl ReadsLoop {
 
     /// Handles one batch without a transaction: the alerts are acknowledged by the broker
     /// before the offsets are committed, so a crash repeats alerts and never loses one.
-    async fn handle_then_commit(
-        &self,
-        batch: &[BorrowedMessage<'_>],
-    ) -> Result<(), ReadsLoopError> {
-        let outcome = self.handle_batch(batch).await?;
-        let next = next_offset_map(batch);
+    async fn handle_then_commit(&self, batch: MatchedBatch<'_>) -> Result<(), ReadsLoopError> {
+        let next = next_offset_map(&batch.messages);
+        let outcome = self.publish_batch(batch).await?;
         self.handled_offsets
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
@@ -323,101 +333,126 @@ impl ReadsLoop {
         Ok(())
     }
 
-    /// Waits for one read, then takes what else arrives within the batch wait, up to the
-    /// batch size.
-    async fn next_batch(&self) -> Result<Vec<BorrowedMessage<'_>>, KafkaError> {
-        let mut batch = vec![self.consumer.recv().await?];
+    /// Starts a batch with `first` and matches every read as it arrives, until the batch wait
+    /// ends, the batch is full, or shutdown. Matching while the batch fills, instead of after,
+    /// keeps a read's wait for its alert close to the batch wait. A read received after the
+    /// assignment changed is returned unmatched, to start the next batch once the suppression
+    /// state is restored.
+    async fn next_batch<'c>(
+        &'c self,
+        first: BorrowedMessage<'c>,
+        shutdown: &ShutdownToken,
+    ) -> Result<(MatchedBatch<'c>, Option<BorrowedMessage<'c>>), ReadsLoopError> {
+        let mut batch = MatchedBatch {
+            messages: Vec::new(),
+            pending: Vec::new(),
+            suppressed: Vec::new(),
+            emitted_at: (self.clock)().timestamp_micros(),
+        };
+        self.match_read(&first, &mut batch)?;
+        batch.messages.push(first);
         // One timer for the whole batch: a timeout around each receive would register and
         // cancel a timer per read.
         let deadline = tokio::time::sleep(Duration::from_millis(self.settings.commit_interval_ms));
         tokio::pin!(deadline);
-        while batch.len() < self.settings.batch_max_reads {
+        while batch.messages.len() < self.settings.batch_max_reads {
             tokio::select! {
                 biased;
+                () = &mut deadline => break,
+                _ = shutdown.cancelled() => break,
                 received = self.consumer.recv() => match received {
-                    Ok(message) => batch.push(message),
+                    Ok(message) => {
+                        if self.assignment_changed.load(Ordering::SeqCst) {
+                            return Ok((batch, Some(message)));
+                        }
+                        self.match_read(&message, &mut batch)?;
+                        batch.messages.push(message);
+                    }
                     Err(error) => {
                         tracing::warn!(%error, "reads consume error");
                         break;
                     }
                 },
-                () = &mut deadline => break,
             }
         }
-        Ok(batch)
+        Ok((batch, None))
     }
 
-    /// Matches a batch and sends its alerts in the open transaction; returns the alerts sent
-    /// and those suppressed.
-    async fn handle_batch(
+    /// Matches one read and adds the alerts it produces, or suppresses, to `batch`.
+    fn match_read(
         &self,
-        batch: &[BorrowedMessage<'_>],
-    ) -> Result<BatchOutcome, ReadsLoopError> {
-        let mut pending = Vec::new();
-        let mut suppressed = Vec::new();
-        let emitted_at = (self.clock)().timestamp_micros();
-        for message in batch {
-            // A tombstone is a deleted read, which the retention worker wrote.
-            let Some(payload) = message.payload() else {
-                continue;
-            };
-            READS.inc();
-            // Reading the clock cost about as much as a lookup in a profile, so one read in
-            // MATCH_TIMING_SAMPLE is timed. It is picked by offset, which is unrelated to the
-            // plate, so the histogram keeps the shape of the whole.
-            let started = (message.offset() % MATCH_TIMING_SAMPLE == 0).then(Instant::now);
-            let observe = |started: Option<Instant>| {
-                if let Some(started) = started {
-                    MATCH_SECONDS.observe(started.elapsed().as_secs_f64());
-                }
-            };
-            let (read, candidates) = match self.look_up(payload)? {
-                LookUp::Candidates(read, candidates) => (*read, candidates),
-                LookUp::NoMatch => {
-                    observe(started);
-                    continue;
-                }
-                LookUp::Undecodable(error) => {
-                    UNDECODABLE_READS.inc();
-                    tracing::warn!(%error, partition = message.partition(), offset = message.offset(), "skipping undecodable read");
-                    continue;
-                }
-            };
-            let admitted: Vec<_> = {
-                let mut suppressor = self.suppressor();
-                matching_entries(&read, &candidates)
-                    .into_iter()
-                    .filter(|matched| {
-                        let admit = suppressor.admit(&read, &matched.entry.entry_id);
-                        if !admit {
-                            suppressed.push(matched.entry.list.clone());
-                            tracing::debug!(plate = %mask_plate(&read.plate.normalised), list = %matched.entry.list, camera_id = %read.camera_id, "repeated alert suppressed");
-                        }
-                        admit
-                    })
-                    .collect()
-            };
-            observe(started);
-            for matched in admitted {
-                let list_imported_at = self.store.list_imported_at(&matched.entry.list);
-                let alert = build_alert(&read, &matched, emitted_at, list_imported_at);
-                tracing::debug!(plate = %mask_plate(&read.plate.normalised), list = %alert.entry.list, "read matched hotlist entry");
-                let payload = match encode(&alert) {
-                    Ok(payload) => payload,
-                    Err(error) => {
-                        tracing::error!(%error, read_id = %read.read_id, "cannot encode alert");
-                        continue;
-                    }
-                };
-                pending.push((alert, payload));
+        message: &BorrowedMessage<'_>,
+        batch: &mut MatchedBatch<'_>,
+    ) -> Result<(), ReadsLoopError> {
+        // A tombstone is a deleted read, which the retention worker wrote.
+        let Some(payload) = message.payload() else {
+            return Ok(());
+        };
+        READS.inc();
+        // Reading the clock cost about as much as a lookup in a profile, so one read in
+        // MATCH_TIMING_SAMPLE is timed. It is picked by offset, which is unrelated to the
+        // plate, so the histogram keeps the shape of the whole.
+        let started = (message.offset() % MATCH_TIMING_SAMPLE == 0).then(Instant::now);
+        let observe = |started: Option<Instant>| {
+            if let Some(started) = started {
+                MATCH_SECONDS.observe(started.elapsed().as_secs_f64());
             }
+        };
+        let (read, candidates) = match self.look_up(payload)? {
+            LookUp::Candidates(read, candidates) => (*read, candidates),
+            LookUp::NoMatch => {
+                observe(started);
+                return Ok(());
+            }
+            LookUp::Undecodable(error) => {
+                UNDECODABLE_READS.inc();
+                tracing::warn!(%error, partition = message.partition(), offset = message.offset(), "skipping undecodable read");
+                return Ok(());
+            }
+        };
+        let admitted: Vec<_> = {
+            let mut suppressor = self.suppressor();
+            matching_entries(&read, &candidates)
+                .into_iter()
+                .filter(|matched| {
+                    let admit = suppressor.admit(&read, &matched.entry.entry_id);
+                    if !admit {
+                        batch.suppressed.push(matched.entry.list.clone());
+                        tracing::debug!(plate = %mask_plate(&read.plate.normalised), list = %matched.entry.list, camera_id = %read.camera_id, "repeated alert suppressed");
+                    }
+                    admit
+                })
+                .collect()
+        };
+        observe(started);
+        for matched in admitted {
+            let list_imported_at = self.store.list_imported_at(&matched.entry.list);
+            let alert = build_alert(&read, &matched, batch.emitted_at, list_imported_at);
+            tracing::debug!(plate = %mask_plate(&read.plate.normalised), list = %alert.entry.list, "read matched hotlist entry");
+            let payload = match encode(&alert) {
+                Ok(payload) => payload,
+                Err(error) => {
+                    tracing::error!(%error, read_id = %read.read_id, "cannot encode alert");
+                    continue;
+                }
+            };
+            batch.pending.push((alert, payload));
         }
-        let alerts = if pending.is_empty() {
+        Ok(())
+    }
+
+    /// Sends a batch's alerts and waits until the broker has them; returns the alerts sent and
+    /// those suppressed.
+    async fn publish_batch(&self, batch: MatchedBatch<'_>) -> Result<BatchOutcome, ReadsLoopError> {
+        let alerts = if batch.pending.is_empty() {
             Vec::new()
         } else {
-            self.publish_alerts(pending).await?
+            self.publish_alerts(batch.pending).await?
         };
-        Ok(BatchOutcome { alerts, suppressed })
+        Ok(BatchOutcome {
+            alerts,
+            suppressed: batch.suppressed,
+        })
     }
 
     /// Looks a read's plate up in the hotlist. Only the plate is decoded first; the whole read

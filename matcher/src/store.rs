@@ -14,12 +14,20 @@
 //!
 //! Entries and offsets change in one write batch, so after a crash the store and the offsets
 //! agree, and the topic is read on from where the store stopped instead of from the start.
+//!
+//! Writes skip RocksDB's write-ahead log, and every column family is flushed together (atomic
+//! flush). A crash then loses the writes since the last flush, entries and offsets alike, so
+//! the store falls back to an earlier state that is still consistent, and the follower reads
+//! those records again from the topic. A profile of a 10 M-entry load spent a fifth of its time
+//! copying the log to disk, and the topic already keeps every record the log would.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
+use rocksdb::{
+    ColumnFamilyDescriptor, FlushOptions, IteratorMode, Options, WriteBatch, WriteOptions, DB,
+};
 
 use alpr_schemas::{decode, decode_view, HotlistEntry, HotlistEntryView, HotlistImport};
 
@@ -32,7 +40,7 @@ const LISTS: &str = "lists";
 const FAMILIES: [&str; 3] = [ENTRIES, OFFSETS, LISTS];
 /// Block cache of the entries family, in MiB.
 const ENTRIES_BLOCK_CACHE_MB: u64 = 32;
-const ENTRIES_WRITE_BUFFER_BYTES: usize = 16 * 1024 * 1024;
+const ENTRIES_WRITE_BUFFER_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -112,12 +120,13 @@ impl HotlistStore {
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
+        options.set_atomic_flush(true);
         let families = FAMILIES.into_iter().map(|name| {
             let mut family = Options::default();
             if name == ENTRIES {
-                // Entries are read one by one, only for reads that some pattern matches, and
-                // the whole family is written at the first load: a small block cache, bloom
-                // filters and small memtables keep its memory low.
+                // Entries are read one at a time, only for reads that some pattern matches, so
+                // a small block cache with bloom filters serves them. The whole family is
+                // written at the first load, which large memtables turn into fewer flushes.
                 family.optimize_for_point_lookup(ENTRIES_BLOCK_CACHE_MB);
                 family.set_write_buffer_size(ENTRIES_WRITE_BUFFER_BYTES);
             }
@@ -271,7 +280,9 @@ impl HotlistStore {
                 offset.to_be_bytes(),
             );
         }
-        self.db.write(batch)?;
+        let mut write_options = WriteOptions::default();
+        write_options.disable_wal(true);
+        self.db.write_opt(batch, &write_options)?;
 
         // The index changes only after the write is durable, so it never shows an entry the
         // store would forget in a crash.
@@ -429,11 +440,12 @@ impl HotlistStore {
         crate::metrics::STATE_STORE.observe(&self.db, &FAMILIES);
     }
 
-    /// Flushes memtables to disk, for a clean shutdown.
+    /// Flushes the memtables of every column family to disk in one atomic flush, for a clean
+    /// shutdown. Without it the writes since the last flush are read again at the next start.
     pub fn flush(&self) -> Result<(), StoreError> {
-        for family in FAMILIES {
-            self.db.flush_cf(self.family(family))?;
-        }
+        let families: Vec<&rocksdb::ColumnFamily> =
+            FAMILIES.iter().map(|name| self.family(name)).collect();
+        self.db.flush_cfs_opt(&families, &FlushOptions::default())?;
         Ok(())
     }
 }

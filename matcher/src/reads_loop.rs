@@ -349,28 +349,11 @@ impl ReadsLoop {
             suppressed: Vec::new(),
             emitted_at: (self.clock)().timestamp_micros(),
         };
-        // The first read may have waited in the consumer's queue while the previous batch
-        // committed, so the batch wait counts from when it was written to the topic, as far as
-        // the producer's timestamp and this machine's clock agree. The wait never drops below
-        // a quarter of the interval, so a matcher close behind keeps its batches large. A read
-        // older than the interval is backlog, where latency is lost anyway, so it gets the
-        // whole interval.
-        let interval = Duration::from_millis(self.settings.commit_interval_ms);
-        let waited = first
-            .timestamp()
-            .to_millis()
-            .and_then(|written| u64::try_from(chrono::Utc::now().timestamp_millis() - written).ok())
-            .map_or(Duration::ZERO, Duration::from_millis);
         self.match_read(&first, &mut batch)?;
         batch.messages.push(first);
         // One timer for the whole batch: a timeout around each receive would register and
         // cancel a timer per read.
-        let window = if waited < interval {
-            (interval - waited).max(interval / 4)
-        } else {
-            interval
-        };
-        let deadline = tokio::time::sleep(window);
+        let deadline = tokio::time::sleep(Duration::from_millis(self.settings.commit_interval_ms));
         tokio::pin!(deadline);
         while batch.messages.len() < self.settings.batch_max_reads {
             tokio::select! {

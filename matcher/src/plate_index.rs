@@ -157,8 +157,42 @@ enum Bucket {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexMatch<'a, Id> {
     pub id: &'a Id,
-    pub pattern: String,
+    pub pattern: PatternText,
     pub plate_match: PlateMatch,
+}
+
+/// The pattern of a matched entry, copied out of the index. Patterns that fit one packed word
+/// are copied without allocating, because a match is on the path of every alerting read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatternText {
+    Short {
+        bytes: [u8; PACKED_MAX_LEN],
+        len: u8,
+    },
+    Long(Box<str>),
+}
+
+impl PatternText {
+    fn new(pattern: &[u8]) -> Self {
+        let mut bytes = [0u8; PACKED_MAX_LEN];
+        match (bytes.get_mut(..pattern.len()), u8::try_from(pattern.len())) {
+            (Some(prefix), Ok(len)) => {
+                prefix.copy_from_slice(pattern);
+                Self::Short { bytes, len }
+            }
+            _ => Self::Long(String::from_utf8_lossy(pattern).into()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            // Patterns hold only ASCII letters, digits, `?` and `*`, so the bytes are UTF-8.
+            Self::Short { bytes, len } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Self::Long(text) => text,
+        }
+    }
 }
 
 /// The hotlist patterns of one matcher; see the module documentation.
@@ -368,8 +402,17 @@ impl<Id: Clone + Eq + Hash> PlateIndex<Id> {
 
         let unreadable = read.iter().filter(|&&byte| byte == UNREADABLE).count();
         if unreadable == 0 {
-            let key = self.class_key(read);
-            self.check_class_key(read, &key, &mut found);
+            // The class key of a plate that fits one word is packed straight from the read,
+            // without building it as text first.
+            if read.len() <= PACKED_MAX_LEN {
+                let mut key = [0u8; PACKED_MAX_LEN];
+                for (slot, &byte) in key.iter_mut().zip(read) {
+                    *slot = self.representative[usize::from(byte)];
+                }
+                self.check_class_key(read, &key[..read.len()], &mut found);
+            } else {
+                self.check_class_key(read, &self.class_key(read), &mut found);
+            }
         } else if self.partial_probes(unreadable) <= PARTIAL_PROBE_LIMIT {
             self.probe_partial(read, &mut found);
         } else {
@@ -603,7 +646,7 @@ impl<Id: Clone + Eq + Hash> PlateIndex<Id> {
             if let Some(plate_match) = match_checked(read, pattern, settings, &self.classes) {
                 found.push(IndexMatch {
                     id: &slot.id,
-                    pattern: String::from_utf8_lossy(pattern).into_owned(),
+                    pattern: PatternText::new(pattern),
                     plate_match,
                 });
             }

@@ -20,7 +20,7 @@
 //! so growing the index never copies it. A pattern of up to [`PACKED_MAX_LEN`] characters is
 //! packed into a `u64` of 6-bit codes. Longer ones are rare on plates, so they are kept as text
 //! beside the slots. The two hash tables hold only 4-byte slot numbers and hash the slot's id or class key
-//! on demand: the id table finds an entry to replace or remove, and the class-key table holds
+//! on demand: the id table finds an entry to replace or remove, and the class-key table contains
 //! the first slot of a chain that runs through the slots' `next` fields.
 //!
 //! [`match_plate`]: crate::plate_match::match_plate
@@ -617,16 +617,20 @@ impl<Id: Clone + Eq + Hash> PlateIndex<Id> {
     /// with too many `?` to probe.
     fn scan_length<'a>(&'a self, read: &[u8], found: &mut Vec<IndexMatch<'a, Id>>) {
         let mut buffer = [0u8; PACKED_MAX_LEN];
-        let candidates = (0..self.chunks.iter().map(Vec::len).sum::<usize>())
+        let slots = self.chunks.iter().map(Vec::len).sum::<usize>();
+        let candidates: Vec<u32> = (0..slots)
             .filter_map(|number| u32::try_from(number).ok())
             .filter(|&number| {
-                self.slot(number).settings.is_some()
-                    && matches!(
-                        self.bucket_of(self.pattern_of(number, &mut buffer)),
-                        Bucket::ClassKey(_) | Bucket::LongClassKey(_)
-                    )
+                if self.slot(number).settings.is_none() {
+                    return false;
+                }
+                // Wildcard entries are checked apart from the class-key buckets, and every
+                // other entry is listed under a class key of its own length.
+                let pattern = self.pattern_of(number, &mut buffer);
+                pattern.len() == read.len()
+                    && !pattern.iter().any(|&b| b == UNREADABLE || b == ANY_RUN)
             })
-            .collect::<Vec<_>>();
+            .collect();
         self.check_slots(read, candidates.into_iter(), found);
     }
 

@@ -59,11 +59,12 @@ pub struct MatcherSettings {
     pub suppression_window_seconds: u64,
     /// Maximum age of a list's last import before the list counts as stale.
     pub hotlist_max_age: ListAgeLimits,
-    /// How alerts and consumed offsets are committed.
+    /// Delivery guarantee of alerts, which decides how they commit with the consumed offsets.
     pub delivery: Delivery,
 }
 
-/// How the matcher commits a batch's alerts together with the offsets of its reads.
+/// Delivery guarantee of the matcher's alerts: how a batch's alerts commit with the offsets
+/// of its reads.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Delivery {

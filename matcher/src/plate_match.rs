@@ -16,8 +16,8 @@
 
 use alpr_schemas::{MatchKind, MatchPolicy};
 
-// The classes live in the schemas crate so the read search uses them too without depending on
-// the matcher; they are re-exported here, where matcher code and its callers always found them.
+// The classes live in the schemas crate, so the read search uses them without depending on the
+// matcher. They are re-exported here, where matcher code and its callers always found them.
 pub use alpr_schemas::confusion::{
     ConfusionClassError, ConfusionClasses, DEFAULT_CONFUSION_CLASSES,
 };

@@ -4,7 +4,7 @@
 //! and about 0.3 % of reads carry a hotlisted plate. The hotlist contains those plates plus filler
 //! entries up to the requested size, so the matcher probes an index of realistic size. Filler
 //! plates are chosen so that none of them matches any plate of the traffic, not even as an OCR
-//! variant; the number of alerts is then known in advance and checks the matcher's work.
+//! variant. The number of alerts is then known in advance, which checks the matcher's work.
 
 use std::collections::HashSet;
 use std::io::Write;

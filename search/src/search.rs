@@ -12,6 +12,7 @@ use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query, RangeQuery, RegexQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{IndexReader, Searcher, TantivyDocument, Term};
@@ -199,6 +200,32 @@ impl SearchHandle {
                 .then_with(|| a.plate.cmp(&b.plate))
         });
         Ok(found)
+    }
+
+    /// Returns the reads among `read_ids` that the caller may see in `scope`, in no particular
+    /// order. Ids that are unknown, deleted or outside the scope are simply absent, so a caller
+    /// cannot tell another organisation's read from one that does not exist.
+    pub fn visible_reads(
+        &self,
+        read_ids: &[String],
+        scope: &Scope,
+    ) -> Result<Vec<CameraRead>, SearchError> {
+        if read_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let searcher = self.reader.searcher();
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, scope_query(&self.fields, scope)),
+            (Occur::Must, term_set(self.fields.read_id, read_ids)),
+        ]);
+        let found = searcher.search(&query, &TopDocs::with_limit(read_ids.len()))?;
+        found
+            .into_iter()
+            .map(|(_, address)| {
+                let document: TantivyDocument = searcher.doc(address)?;
+                self.stored_read(&document)
+            })
+            .collect()
     }
 
     fn reads_page(

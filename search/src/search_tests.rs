@@ -235,6 +235,28 @@ fn scope_limits_organisations_and_cameras() {
 }
 
 #[test]
+fn visible_reads_only_returns_reads_in_scope() {
+    let own = read("own", "1AAA111", 1);
+    let mut other = read("other", "1AAA111", 2);
+    other.organisation_id = "agency-2".into();
+    let handle = handle_of(&[own, other]);
+    let asked: Vec<String> = ["own", "other", "missing"].map(String::from).to_vec();
+
+    let mut visible: Vec<String> = handle
+        .visible_reads(&asked, &agency())
+        .expect("lookup runs")
+        .into_iter()
+        .map(|read| read.read_id)
+        .collect();
+    visible.sort();
+    assert_eq!(visible, ["own"]);
+    assert!(handle
+        .visible_reads(&asked, &Scope::default())
+        .expect("lookup runs")
+        .is_empty());
+}
+
+#[test]
 fn circle_keeps_reads_within_radius() {
     let mut centre = read("centre", "1AAA111", 1);
     centre.location = at(47.6, -122.3);

@@ -202,6 +202,38 @@ impl SearchHandle {
         Ok(found)
     }
 
+    /// Returns the limits requests are checked against.
+    pub fn limits(&self) -> &SearchLimits {
+        &self.limits
+    }
+
+    /// Returns every read of a reads search, all pages, or `None` when more than `max_reads`
+    /// match. Pages are read from the latest commit each, so reads indexed meanwhile may join
+    /// the later pages; none is returned twice, because pages follow the time order.
+    pub fn all_reads(
+        &self,
+        request: &SearchRequest,
+        scope: &Scope,
+        max_reads: usize,
+    ) -> Result<Option<Vec<CameraRead>>, SearchError> {
+        let mut request = request.clone();
+        request.mode = SearchMode::Reads;
+        request.cursor = None;
+        let mut reads = Vec::new();
+        while let SearchResponse::Reads(page) = self.search(&request, scope)? {
+            if page.total_matches > max_reads as u64 || reads.len() + page.reads.len() > max_reads
+            {
+                return Ok(None);
+            }
+            reads.extend(page.reads);
+            match page.next_cursor {
+                Some(cursor) => request.cursor = Some(cursor),
+                None => break,
+            }
+        }
+        Ok(Some(reads))
+    }
+
     /// Returns the reads among `read_ids` that the caller may see in `scope`, in no particular
     /// order. Ids that are unknown, deleted or outside the scope are simply absent, so a caller
     /// cannot tell another organisation's read from one that does not exist.

@@ -350,6 +350,29 @@ fn pages_cover_ties_without_repeats() {
 }
 
 #[test]
+fn all_reads_pages_through_up_to_the_limit() {
+    let reads: Vec<CameraRead> = (0..25)
+        .map(|n| read(&format!("read-{n:02}"), "1AAA111", n / 10))
+        .collect();
+    let handle = handle_of(&reads);
+    let mut request = SearchRequest::in_window(day());
+    request.page_size = 10;
+
+    let all = handle
+        .all_reads(&request, &agency(), 25)
+        .expect("search runs")
+        .expect("25 reads are within the limit");
+    let mut ids: Vec<String> = all.into_iter().map(|read| read.read_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 25);
+    assert!(handle
+        .all_reads(&request, &agency(), 24)
+        .expect("search runs")
+        .is_none());
+}
+
+#[test]
 fn results_carry_image_reference() {
     let handle = handle_of(&[read("one", "1AAA111", 1)]);
     let page = reads_page(&handle, &plate_request("1AAA111"), &agency());

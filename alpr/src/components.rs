@@ -96,3 +96,27 @@ pub async fn run_components(
         None => Ok(()),
     }
 }
+
+/// Runs one component beside the admin server until the component ends. `start` receives the
+/// readiness flag the admin server reports; the admin server stops only after the component, so
+/// probes and scrapes see the shutdown happen.
+pub async fn run_with_admin<F, Fut>(admin_listen: std::net::SocketAddr, start: F) -> anyhow::Result<()>
+where
+    F: FnOnce(Readiness) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let readiness = Readiness::default();
+    let admin_listener = bind_admin(admin_listen).await?;
+    let admin_stop = ShutdownToken::new();
+    let admin = tokio::spawn(serve_admin(
+        admin_listener,
+        readiness.clone(),
+        admin_stop.clone(),
+    ));
+    let outcome = start(readiness).await;
+    admin_stop.cancel();
+    if let Ok(Err(error)) = admin.await {
+        tracing::warn!(%error, "admin server ended with an error");
+    }
+    outcome
+}

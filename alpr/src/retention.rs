@@ -7,11 +7,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use alpr_platform::admin::bind_admin;
-use alpr_platform::{serve_admin, Readiness, ShutdownToken};
+use alpr_platform::ShutdownToken;
 use alpr_retention::holds::{self, HoldRequest, ReadLookup};
 
 use crate::app_config::AppConfig;
+use crate::components::run_with_admin;
 
 #[derive(Debug, Args)]
 pub struct RetentionArgs {
@@ -96,34 +96,21 @@ pub async fn execute_retention(
 async fn run_worker(config: AppConfig, shutdown: ShutdownToken) -> anyhow::Result<()> {
     config.retention.validate()?;
     let images = alpr_images::ImageStore::open(&config.images)?;
-    let readiness = Readiness::default();
-    let admin_listener = bind_admin(config.admin.listen).await?;
     let api_listener = alpr_retention::api::bind(config.retention.listen).await?;
-    let admin_stop = ShutdownToken::new();
-    let admin = tokio::spawn(serve_admin(
-        admin_listener,
-        readiness.clone(),
-        admin_stop.clone(),
-    ));
-
-    let outcome = alpr_retention::run(
-        config.retention,
-        config.kafka,
-        api_listener,
-        Arc::new(chrono::Utc::now),
-        images,
-        readiness,
-        shutdown,
-    )
+    run_with_admin(config.admin.listen, |readiness| async move {
+        alpr_retention::run(
+            config.retention,
+            config.kafka,
+            api_listener,
+            Arc::new(chrono::Utc::now),
+            images,
+            readiness,
+            shutdown,
+        )
+        .await
+        .context("retention")
+    })
     .await
-    .context("retention");
-
-    // The admin server stops last, so probes and scrapes see the shutdown happen.
-    admin_stop.cancel();
-    if let Ok(Err(error)) = admin.await {
-        tracing::warn!(%error, "admin server ended with an error");
-    }
-    outcome
 }
 
 /// Runs one `alpr holds` command and prints its result.

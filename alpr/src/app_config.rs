@@ -9,6 +9,7 @@ use alpr_images::ImageSettings;
 use alpr_ingest::IngestSettings;
 use alpr_matcher::MatcherSettings;
 use alpr_platform::KafkaSettings;
+use alpr_registry::RegistrySettings;
 use alpr_retention::RetentionSettings;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -19,6 +20,8 @@ pub struct AppConfig {
     pub ingest: IngestSettings,
     pub matcher: MatcherSettings,
     pub retention: RetentionSettings,
+    /// Jurisdiction rules that `alpr admin grant add` checks.
+    pub registry: RegistrySettings,
     /// The image store, shared by ingest (which stores images) and retention (which deletes them).
     pub images: ImageSettings,
     pub log: LogSettings,

@@ -13,18 +13,18 @@ pub enum RegistryError {
     },
     /// A grant that a configured jurisdiction rule forbids; retrying fails again.
     #[error("grant refused by jurisdiction rule {rule:?}: {problem}")]
-    RefusedByRule { rule: String, problem: String },
+    RejectedByRule { rule: String, problem: String },
     /// A key on the registry topic that names no known kind of entry. Another writer put it
     /// there; readers skip it.
     #[error("invalid registry key {key:?}: {problem}")]
     Key { key: String, problem: String },
-    /// The record under a key does not decode, or holds another kind of entry than the key
+    /// The record under a key does not decode, or contains another kind of entry than the key
     /// names. Readers skip it.
     #[error("invalid registry record under key {key:?}: {problem}")]
     Record { key: String, problem: String },
     #[error("invalid registry record: {0}")]
     Codec(#[from] CodecError),
-    /// The broker could not be reached or refused the request; a retry may succeed.
+    /// The broker could not be reached or rejected the request; a retry may succeed.
     #[error("kafka: {0}")]
     Kafka(#[from] KafkaError),
     /// The operating system's random number source failed, so no token could be made.

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::RegistryError;
 
-/// Prefix of user bearer tokens, so a token found in a log or a file tells what it opens.
+/// Prefix of user bearer tokens, so a token found in a log or a file shows what it gives access to.
 pub const USER_TOKEN_PREFIX: &str = "alpr_user_";
 /// Prefix of camera ingest tokens.
 pub const CAMERA_TOKEN_PREFIX: &str = "alpr_camera_";

@@ -1,6 +1,6 @@
 //! Checks of every change against the current registry and the configured jurisdiction rules.
 //! The admin functions run them before publishing, so the topic only receives changes that
-//! passed; each error names the field or the rule and the problem.
+//! passed. Each error names the field or the rule and the problem.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,7 +8,7 @@ use alpr_schemas::{Camera, Organisation, OrganisationLevel, SharingGrant, User};
 
 use crate::{Registry, RegistryError};
 
-/// Longest id accepted, so ids stay readable in keys, logs and listings.
+/// Maximum id length in bytes, so ids stay readable in keys, logs and listings.
 const MAX_ID_LEN: usize = 64;
 
 /// Settings of the registry.
@@ -25,7 +25,7 @@ pub struct RegistrySettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JurisdictionRule {
-    /// Name that a refused grant's error shows, such as `california-sb34`.
+    /// Name that a rejected grant's error shows, such as `california-sb34`.
     pub name: String,
     /// ISO 3166-2 region of the owners the rule applies to, such as `US-CA`.
     pub owner_state: String,
@@ -229,18 +229,18 @@ fn check_rule(
     if owner.state.as_deref() != Some(rule.owner_state.as_str()) {
         return Ok(());
     }
-    let refused = |problem: String| RegistryError::RefusedByRule {
+    let rejected = |problem: String| RegistryError::RejectedByRule {
         rule: rule.name.clone(),
         problem,
     };
     if rule.forbidden_grantee_levels.contains(&grantee.level) {
-        return Err(refused(format!(
+        return Err(rejected(format!(
             "reads of {} organisations never go to a {} agency, and {:?} is one",
             rule.owner_state, grantee.level, grantee.organisation_id
         )));
     }
     if rule.grantee_same_state && grantee.state.as_deref() != Some(rule.owner_state.as_str()) {
-        return Err(refused(format!(
+        return Err(rejected(format!(
             "reads of {} organisations stay in {}, and {:?} is in {}",
             rule.owner_state,
             rule.owner_state,

@@ -146,7 +146,7 @@ async fn refused_grant_is_not_published() {
     .await
     .unwrap_err();
     assert!(
-        matches!(error, RegistryError::RefusedByRule { ref rule, .. } if rule == "california-sb34"),
+        matches!(error, RegistryError::RejectedByRule { ref rule, .. } if rule == "california-sb34"),
         "{error}"
     );
     let error = admin::add_grant(

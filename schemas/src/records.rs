@@ -398,7 +398,7 @@ pub struct User {
     pub created_at: i64,
 }
 
-/// What a user does in the system.
+/// A user's role, which decides the work they do in the system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UserRole {

@@ -166,7 +166,11 @@ pub async fn run(
     std::sync::LazyLock::force(&metrics::IMAGE_STORE_FAILURES);
     let vendor_context = settings.vendor_context()?;
     alpr_platform::ensure_topics(&kafka).await?;
-    let registry_follower = start_registry_follower(&kafka, shutdown.clone()).await?;
+    // A child token, cancelled when `run` returns for any reason, so an early error does not
+    // leave the follower thread running.
+    let registry_shutdown = shutdown.child_token();
+    let _stop_registry_follower = registry_shutdown.clone().drop_guard();
+    let registry_follower = start_registry_follower(&kafka, registry_shutdown).await?;
     let publisher = ReadPublisher::connect(
         &kafka,
         PublisherLimits {

@@ -38,9 +38,12 @@ pub async fn load_registry(kafka: &KafkaSettings) -> Result<Registry, RegistryEr
     tokio::task::spawn_blocking(move || {
         let consumer = assigned_consumer(&kafka)?;
         let mut registry = Registry::default();
-        read_to_end(&consumer, &kafka.topics().registry, &mut |key, payload| {
-            apply_logged(&mut registry, key, payload)
-        })?;
+        read_to_end(
+            &consumer,
+            &kafka.topics().registry,
+            None,
+            &mut |key, payload| apply_logged(&mut registry, key, payload),
+        )?;
         Ok(registry)
     })
     .await
@@ -180,9 +183,14 @@ fn follow_once(
     // A reload builds a fresh registry, so an entry removed while the follower was failing
     // does not linger; readers keep the old state until the swap.
     let mut loaded = Registry::default();
-    read_to_end(&consumer, topic, &mut |key, payload| {
+    read_to_end(&consumer, topic, Some(shutdown), &mut |key, payload| {
         apply_logged(&mut loaded, key, payload)
     })?;
+    if shutdown.is_cancelled() {
+        // The load stopped early, so `loaded` may lack entries; the shared registry keeps its
+        // last complete state.
+        return Ok(());
+    }
     *write_lock(shared) = loaded;
     caught_up.send_replace(true);
     tracing::info!(%topic, "registry loaded, following changes");
@@ -246,10 +254,11 @@ fn assigned_consumer(kafka: &KafkaSettings) -> Result<BaseConsumer, RegistryErro
 }
 
 /// Reads the assigned registry partition up to its end as of the call, handing every record to
-/// `apply` in order.
+/// `apply` in order. Stops early, returning `Ok`, once `shutdown` is cancelled.
 fn read_to_end(
     consumer: &BaseConsumer,
     topic: &str,
+    shutdown: Option<&ShutdownToken>,
     apply: &mut dyn FnMut(&str, Option<&[u8]>),
 ) -> Result<(), RegistryError> {
     // The high watermark is the offset the next record will get, so the end is reached when the
@@ -266,7 +275,7 @@ fn read_to_end(
             // No record read yet: done only if the partition is empty.
             _ => start >= end,
         };
-        if done {
+        if done || shutdown.is_some_and(ShutdownToken::is_cancelled) {
             return Ok(());
         }
         if Instant::now() > deadline {

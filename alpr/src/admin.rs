@@ -89,6 +89,7 @@ pub enum UserCommand {
     },
     /// Remove a user; their token stops working wherever the registry is followed.
     Remove {
+        /// Id of the user to remove.
         #[arg(long)]
         id: String,
     },
@@ -110,8 +111,10 @@ pub enum GrantCommand {
     },
     /// Take back the access of GRANTEE to the reads of OWNER.
     Revoke {
+        /// Id of the organisation that owns the cameras.
         #[arg(long)]
         owner: String,
+        /// Id of the agency that loses access.
         #[arg(long)]
         grantee: String,
     },

@@ -76,7 +76,7 @@ async fn registered_camera_token_owns_only_its_camera() {
     let first_token = add_camera(&kafka, "cam-1").await;
     add_camera(&kafka, "cam-2").await;
 
-    // No configured tokens: every accepted read is accepted through the registry.
+    // No configured tokens, so every read that ingest accepts came with a registered token.
     let settings = IngestSettings {
         consume_raw_topic: false,
         ..IngestSettings::default()

@@ -9,6 +9,7 @@ use alpr_images::ImageSettings;
 use alpr_ingest::IngestSettings;
 use alpr_matcher::MatcherSettings;
 use alpr_platform::KafkaSettings;
+use alpr_registry::RegistrySettings;
 use alpr_retention::RetentionSettings;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -19,6 +20,8 @@ pub struct AppConfig {
     pub ingest: IngestSettings,
     pub matcher: MatcherSettings,
     pub retention: RetentionSettings,
+    /// Jurisdiction rules that `alpr admin grant add` checks.
+    pub registry: RegistrySettings,
     /// The image store, shared by ingest (which stores images) and retention (which deletes them).
     pub images: ImageSettings,
     pub log: LogSettings,
@@ -61,5 +64,54 @@ impl From<LogFormat> for alpr_platform::telemetry::LogFormat {
             LogFormat::Json => Self::Json,
             LogFormat::Text => Self::Text,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::providers::{Format, Serialized, Toml};
+    use figment::Figment;
+
+    use alpr_schemas::OrganisationLevel;
+
+    use super::*;
+
+    #[test]
+    fn registry_rules_load_from_toml() {
+        let text = r#"
+            [[registry.jurisdiction_rules]]
+            name = "california-sb34"
+            owner_state = "US-CA"
+            grantee_same_state = true
+            forbidden_grantee_levels = ["federal"]
+        "#;
+        let config: AppConfig = Figment::from(Serialized::defaults(AppConfig::default()))
+            .merge(Toml::string(text))
+            .extract()
+            .expect("the example rule loads");
+        let rules = &config.registry.jurisdiction_rules;
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].name, "california-sb34");
+        assert!(rules[0].grantee_same_state);
+        assert_eq!(
+            rules[0].forbidden_grantee_levels,
+            vec![OrganisationLevel::Federal]
+        );
+    }
+
+    #[test]
+    fn registry_rule_with_unknown_key_is_rejected() {
+        let text = r#"
+            [[registry.jurisdiction_rules]]
+            name = "x"
+            owner_state = "US-CA"
+            grantee_country = "US"
+        "#;
+        let loaded: Result<AppConfig, _> =
+            Figment::from(Serialized::defaults(AppConfig::default()))
+                .merge(Toml::string(text))
+                .extract();
+        let error = loaded.expect_err("grantee_country is no rule key");
+        assert!(error.to_string().contains("grantee_country"), "{error}");
     }
 }

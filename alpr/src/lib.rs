@@ -2,6 +2,7 @@
 //! the single-process modes (`alpr run`, `alpr demo`). `main.rs` only parses and calls in here,
 //! so tests drive the same code.
 
+pub mod admin;
 pub mod app_config;
 pub mod cli;
 pub mod components;

@@ -43,7 +43,8 @@ def expected_topics():
         for key, value in re.findall(r"^\s+(\w+_ms|partitions): ([-\d\s*]+),$", source, re.MULTILINE)
     }
     specs = re.findall(
-        r"spec\(&topics\.(\w+), (compact\(\)|delete_after\(([^()]*)\)|(\w+)\(\))\)", source
+        r"(single_partition\()?spec\(&topics\.(\w+), (compact\(\)|delete_after\(([^()]*)\)|(\w+)\(\))\)",
+        source,
     )
     if not names or "partitions" not in defaults or len(specs) != len(names):
         raise ShapeError(
@@ -51,14 +52,15 @@ def expected_topics():
             "update this script to the new shape of topic_specs"
         )
     topics = {}
-    for field, policy, retention, function in specs:
+    for single_partition, field, policy, retention, function in specs:
         if policy == "compact()":
             configs = {"cleanup.policy": "compact"}
         elif function:
             configs = configs_of_function(source, function)
         else:
             configs = {"cleanup.policy": "delete", "retention.ms": str(evaluate(retention, defaults))}
-        topics[names[field]] = (defaults["partitions"], configs)
+        partitions = 1 if single_partition else defaults["partitions"]
+        topics[names[field]] = (partitions, configs)
     return topics
 
 

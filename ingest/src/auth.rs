@@ -1,11 +1,18 @@
 //! Per-camera bearer tokens. A token belongs to one organisation and names the cameras it may
 //! send for; `*` lets a relay send for every camera of its organisation.
+//!
+//! Tokens come from two places: `[[ingest.tokens]]` in the configuration, and the registry,
+//! where `alpr admin camera add` issues one token per camera.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-/// One token as configured.
+use alpr_registry::SharedRegistry;
+
+/// One token as configured. Configured tokens are the fallback for set-ups without a registry,
+/// such as tests and the demo; a registered camera's token works alongside them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CameraToken {
@@ -21,7 +28,7 @@ pub struct CameraToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Access<'a> {
     Granted {
-        organisation: &'a str,
+        organisation: Cow<'a, str>,
     },
     /// No token, or one that is not configured.
     Unauthenticated,
@@ -33,6 +40,9 @@ pub enum Access<'a> {
 #[derive(Debug, Default)]
 pub struct TokenTable {
     by_token: HashMap<String, TokenGrant>,
+    /// Registered cameras and their token hashes, kept current by a follower; `None` when only
+    /// configured tokens count.
+    registry: Option<SharedRegistry>,
 }
 
 #[derive(Debug)]
@@ -55,26 +65,61 @@ impl TokenTable {
                 (token.token.clone(), grant)
             })
             .collect();
-        Self { by_token }
+        Self {
+            by_token,
+            registry: None,
+        }
+    }
+
+    /// Accepts, besides the configured tokens, the token of every camera in `registry`, for
+    /// that camera only.
+    pub fn with_registry(mut self, registry: SharedRegistry) -> Self {
+        self.registry = Some(registry);
+        self
     }
 
     /// Returns whether `token` is known at all.
     pub fn is_known(&self, token: Option<&str>) -> bool {
-        token.is_some_and(|token| self.by_token.contains_key(token))
+        let Some(token) = token else {
+            return false;
+        };
+        self.by_token.contains_key(token) || self.registered_camera(token).is_some()
     }
 
-    /// Checks whether `token` may send reads for `camera_id`.
+    /// Checks whether `token` may send reads for `camera_id`. A configured token is looked up
+    /// first, then the registry.
     pub fn check(&self, token: Option<&str>, camera_id: &str) -> Access<'_> {
-        let Some(grant) = token.and_then(|token| self.by_token.get(token)) else {
+        let Some(token) = token else {
             return Access::Unauthenticated;
         };
-        if grant.any_camera || grant.cameras.contains(camera_id) {
-            Access::Granted {
-                organisation: &grant.organisation,
-            }
-        } else {
-            Access::Forbidden
+        if let Some(grant) = self.by_token.get(token) {
+            return if grant.any_camera || grant.cameras.contains(camera_id) {
+                Access::Granted {
+                    organisation: Cow::Borrowed(&grant.organisation),
+                }
+            } else {
+                Access::Forbidden
+            };
         }
+        match self.registered_camera(token) {
+            Some((registered_id, organisation)) if registered_id == camera_id => Access::Granted {
+                organisation: Cow::Owned(organisation),
+            },
+            Some(_) => Access::Forbidden,
+            None => Access::Unauthenticated,
+        }
+    }
+
+    /// Returns the id and owner of the registered camera whose token is `token`.
+    fn registered_camera(&self, token: &str) -> Option<(String, String)> {
+        let registry = self.registry.as_ref()?;
+        // `Registry::apply` changes whole entries only, so a registry whose lock a panicking
+        // writer poisoned is still consistent.
+        let registry = registry
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let camera = registry.camera_by_token(token)?;
+        Some((camera.camera_id.clone(), camera.organisation_id.clone()))
     }
 }
 
@@ -122,7 +167,7 @@ mod tests {
         assert_eq!(
             table().check(Some("north-secret"), "cam-2"),
             Access::Granted {
-                organisation: "spd"
+                organisation: "spd".into()
             }
         );
     }
@@ -149,8 +194,52 @@ mod tests {
         assert_eq!(
             table().check(Some("relay-secret"), "gate-7"),
             Access::Granted {
-                organisation: "hoa"
+                organisation: "hoa".into()
             }
+        );
+    }
+
+    /// A table without configured tokens whose registry has camera `gate-1` of `hoa`.
+    fn registry_table(token: &str) -> TokenTable {
+        let record = alpr_schemas::RegistryRecord {
+            camera: Some(alpr_schemas::Camera {
+                camera_id: "gate-1".into(),
+                organisation_id: "hoa".into(),
+                name: "north gate".into(),
+                latitude: 47.6,
+                longitude: -122.3,
+                token_hash: alpr_registry::hash_token(token),
+            }),
+            ..alpr_schemas::RegistryRecord::default()
+        };
+        let bytes = alpr_schemas::encode(&record).expect("encode");
+        let registry = SharedRegistry::default();
+        registry
+            .write()
+            .expect("fresh lock")
+            .apply("camera:gate-1", Some(&bytes))
+            .expect("apply");
+        TokenTable::new(&[]).with_registry(registry)
+    }
+
+    #[test]
+    fn registered_token_owns_its_camera_only() {
+        let table = registry_table("alpr_camera_gate");
+        assert!(table.is_known(Some("alpr_camera_gate")));
+        assert_eq!(
+            table.check(Some("alpr_camera_gate"), "gate-1"),
+            Access::Granted {
+                organisation: "hoa".into()
+            }
+        );
+        assert_eq!(
+            table.check(Some("alpr_camera_gate"), "gate-2"),
+            Access::Forbidden
+        );
+        assert!(!table.is_known(Some("alpr_camera_other")));
+        assert_eq!(
+            table.check(Some("alpr_camera_other"), "gate-1"),
+            Access::Unauthenticated
         );
     }
 

@@ -15,6 +15,7 @@ pub mod vendor;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,7 @@ use tokio::net::TcpListener;
 
 use alpr_images::ImageStore;
 use alpr_platform::{KafkaSettings, ShutdownToken};
+use alpr_registry::RegistryFollower;
 use alpr_vendors::{CameraZones, ParseContext};
 
 pub use auth::{CameraToken, TokenTable};
@@ -80,6 +82,9 @@ impl Default for IngestSettings {
         }
     }
 }
+
+/// How long ingest waits at start for the registry to load before it serves anyway.
+const REGISTRY_LOAD_WAIT: Duration = Duration::from_secs(10);
 
 /// Source of the current time; a parameter so tests can move the clock.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -142,6 +147,8 @@ pub enum IngestError {
     Serve(std::io::Error),
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error("registry: {0}")]
+    Registry(#[from] alpr_registry::RegistryError),
 }
 
 /// Runs ingest until `shutdown`: the HTTP server on `listener` and, when enabled, the raw topic
@@ -159,6 +166,11 @@ pub async fn run(
     std::sync::LazyLock::force(&metrics::IMAGE_STORE_FAILURES);
     let vendor_context = settings.vendor_context()?;
     alpr_platform::ensure_topics(&kafka).await?;
+    // A child token, cancelled when `run` returns for any reason, so an early error does not
+    // leave the follower thread running.
+    let registry_shutdown = shutdown.child_token();
+    let _stop_registry_follower = registry_shutdown.clone().drop_guard();
+    let registry_follower = start_registry_follower(&kafka, registry_shutdown).await?;
     let publisher = ReadPublisher::connect(
         &kafka,
         PublisherLimits {
@@ -168,7 +180,7 @@ pub async fn run(
     )
     .await?;
     let state = Arc::new(IngestState {
-        tokens: TokenTable::new(&settings.tokens),
+        tokens: TokenTable::new(&settings.tokens).with_registry(registry_follower.registry()),
         publisher: publisher.clone(),
         clock,
         settings: settings.clone(),
@@ -197,9 +209,13 @@ pub async fn run(
 
     let address = listener.local_addr().map_err(IngestError::Serve)?;
     let image_store = state.images.as_ref().map(ImageStore::location);
-    tracing::info!(%address, tokens = settings.tokens.len(), image_store, "ingest listening");
-    if settings.tokens.is_empty() {
-        tracing::warn!("no camera tokens are configured, so every HTTP read is rejected with 401; add [[ingest.tokens]] to the configuration");
+    let registered_cameras = registry_follower
+        .registry()
+        .read()
+        .map_or(0, |registry| registry.cameras().count());
+    tracing::info!(%address, tokens = settings.tokens.len(), registered_cameras, image_store, "ingest listening");
+    if settings.tokens.is_empty() && registered_cameras == 0 {
+        tracing::warn!("no camera tokens are configured or registered, so every HTTP read is rejected with 401 until a camera is added with `alpr admin camera add`");
     }
     axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
@@ -218,8 +234,25 @@ pub async fn run(
     if !matches!(flushed, Ok(Ok(()))) {
         tracing::warn!("producer not fully flushed at shutdown");
     }
+    registry_follower.join().await;
     tracing::info!("ingest stopped");
     Ok(())
+}
+
+/// Starts following the registry for camera tokens. Ingest starts even when the registry cannot
+/// be read yet: the follower keeps retrying, and registered cameras get 401 until it has loaded.
+async fn start_registry_follower(
+    kafka: &KafkaSettings,
+    shutdown: ShutdownToken,
+) -> Result<RegistryFollower, IngestError> {
+    let follower = RegistryFollower::start(kafka, shutdown, REGISTRY_LOAD_WAIT).await?;
+    if !follower.wait_caught_up(Duration::ZERO).await {
+        tracing::warn!(
+            wait_seconds = REGISTRY_LOAD_WAIT.as_secs(),
+            "registry not loaded yet, starting without registered camera tokens"
+        );
+    }
+    Ok(follower)
 }
 
 /// Binds the camera-facing address, naming it in the error.

@@ -82,6 +82,9 @@ pub struct TopicNames {
     pub holds: String,
     /// Audit events, kept long.
     pub audit: String,
+    /// Organisations, cameras, users and sharing grants, keyed by kind and id; compacted, one
+    /// partition.
+    pub registry: String,
 }
 
 impl TopicNames {
@@ -95,6 +98,7 @@ impl TopicNames {
             alerts: name("alpr.alerts.v1"),
             holds: name("alpr.holds.v1"),
             audit: name("alpr.audit.v1"),
+            registry: name("alpr.registry.v1"),
         }
     }
 }
@@ -116,6 +120,12 @@ pub fn topic_specs(settings: &KafkaSettings) -> Vec<TopicSpec> {
         configs,
     };
     let compact = || vec![("cleanup.policy", "compact".to_string())];
+    // The registry is small, and one partition gives every reader the same order of changes,
+    // so a revoked grant is never applied before the grant it revokes.
+    let single_partition = |mut spec: TopicSpec| {
+        spec.partitions = 1;
+        spec
+    };
     let delete_after = |ms: i64| {
         vec![
             ("cleanup.policy", "delete".to_string()),
@@ -131,6 +141,7 @@ pub fn topic_specs(settings: &KafkaSettings) -> Vec<TopicSpec> {
         spec(&topics.holds, compact()),
         // Audit events are the record of who looked at what; they are never deleted by age.
         spec(&topics.audit, delete_after(-1)),
+        single_partition(spec(&topics.registry, compact())),
     ]
 }
 
@@ -283,5 +294,23 @@ mod tests {
         assert!(segment_ms.min(lag_ms) + lag_ms <= 2 * 3600 * 1000);
         assert!(value("min.cleanable.dirty.ratio").parse::<f64>().is_ok());
         assert_eq!(value("delete.retention.ms"), "86400000");
+    }
+
+    #[test]
+    fn registry_topic_is_compacted_with_one_partition() {
+        let settings = KafkaSettings {
+            topic_prefix: "test.".into(),
+            ..KafkaSettings::default()
+        };
+        let specs = topic_specs(&settings);
+        let registry = specs
+            .iter()
+            .find(|spec| spec.name == "test.alpr.registry.v1")
+            .expect("topic_specs lists the registry topic with its prefix");
+        assert_eq!(registry.partitions, 1);
+        assert_eq!(
+            registry.configs,
+            vec![("cleanup.policy", "compact".to_string())]
+        );
     }
 }

@@ -18,7 +18,9 @@ use apache_avro::Schema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::records::{Alert, AuditEvent, CameraRead, EvidenceHold, HotlistEntry, HotlistImport};
+use crate::records::{
+    Alert, AuditEvent, CameraRead, EvidenceHold, HotlistEntry, HotlistImport, RegistryRecord,
+};
 
 const SINGLE_OBJECT_MARKER: [u8; 2] = [0xC3, 0x01];
 const HEADER_LEN: usize = 10;
@@ -147,6 +149,7 @@ avro_record!(
 );
 avro_record!(EvidenceHold, "EvidenceHold", "evidence_hold.avsc");
 avro_record!(AuditEvent, "AuditEvent", "audit_event.avsc");
+avro_record!(RegistryRecord, "RegistryRecord", "registry_record.avsc");
 
 /// Encodes a record with its current schema, framed for single-object decoding.
 pub fn encode<R: AvroRecord>(record: &R) -> Result<Vec<u8>, CodecError> {

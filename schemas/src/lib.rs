@@ -14,9 +14,10 @@ pub mod submission;
 
 pub use codec::{decode, decode_view, encode, is_encoded_as, AvroRecord, CodecError};
 pub use records::{
-    Alert, AlertEntry, AuditAction, AuditEvent, CameraRead, EvidenceHold, HotlistEntry,
+    Alert, AlertEntry, AuditAction, AuditEvent, Camera, CameraRead, EvidenceHold, HotlistEntry,
     HotlistEntryView, HotlistImport, HotlistReason, Location, MatchDetail, MatchDifference,
-    MatchKind, MatchPolicy, PlateRead, PlateTextView, ReadPlateView, VehicleAttribute,
+    MatchKind, MatchPolicy, Organisation, OrganisationLevel, PlateRead, PlateTextView,
+    ReadPlateView, RegistryRecord, SharingGrant, User, UserRole, VehicleAttribute,
     VehicleDescription, VehicleRead,
 };
 

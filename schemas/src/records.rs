@@ -294,3 +294,165 @@ pub enum AuditAction {
     HotlistChange,
     Other,
 }
+
+/// One entry of the registry: the value of `alpr.registry.v1`. Exactly one field is set, the one
+/// the key names (`organisation:ID`, `camera:ID`, `user:ID`, `grant:OWNER:GRANTEE`). Four
+/// optional fields rather than an Avro union of records, because nullable records are the shape
+/// every Avro library here reads and writes the same way.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct RegistryRecord {
+    pub organisation: Option<Organisation>,
+    pub camera: Option<Camera>,
+    pub user: Option<User>,
+    pub grant: Option<SharingGrant>,
+}
+
+/// An agency, or a private party (a homeowners' association, a shopping centre) that owns
+/// cameras.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organisation {
+    pub organisation_id: String,
+    pub name: String,
+    pub level: OrganisationLevel,
+    /// ISO 3166-2 region such as `US-CA`; `None` only for a federal agency.
+    pub state: Option<String>,
+}
+
+/// Level of an organisation. Every level except `Private` is an agency.
+///
+/// The lowercase aliases let configuration files write `"federal"`; Avro records always carry
+/// the upper-case symbols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrganisationLevel {
+    #[serde(alias = "local")]
+    Local,
+    #[serde(alias = "state")]
+    State,
+    #[serde(alias = "federal")]
+    Federal,
+    #[serde(alias = "private")]
+    Private,
+}
+
+impl OrganisationLevel {
+    pub const ALL: [Self; 4] = [Self::Local, Self::State, Self::Federal, Self::Private];
+
+    /// Returns the lowercase name used on the command line and in configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::State => "state",
+            Self::Federal => "federal",
+            Self::Private => "private",
+        }
+    }
+
+    /// Tells whether organisations of this level are public-safety agencies, the only ones that
+    /// may receive another organisation's reads.
+    pub fn is_agency(self) -> bool {
+        self != Self::Private
+    }
+}
+
+impl std::fmt::Display for OrganisationLevel {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for OrganisationLevel {
+    type Err = String;
+
+    /// Parses a lowercase level name such as `local`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|level| level.as_str() == text)
+            .ok_or_else(|| {
+                format!("{text:?} is not an organisation level; expected local, state, federal or private")
+            })
+    }
+}
+
+/// A fixed camera whose reads belong to its organisation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Camera {
+    pub camera_id: String,
+    pub organisation_id: String,
+    pub name: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    /// Hex SHA-256 of the camera's ingest token; the token itself is never stored.
+    pub token_hash: String,
+}
+
+/// A person who signs in with a bearer token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub user_id: String,
+    pub organisation_id: String,
+    pub role: UserRole,
+    /// Hex SHA-256 of the user's bearer token; the token itself is never stored.
+    pub token_hash: String,
+    pub created_at: i64,
+}
+
+/// A user's role, which decides the work they do in the system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserRole {
+    Investigator,
+    Supervisor,
+    Auditor,
+    Admin,
+}
+
+impl UserRole {
+    pub const ALL: [Self; 4] = [
+        Self::Investigator,
+        Self::Supervisor,
+        Self::Auditor,
+        Self::Admin,
+    ];
+
+    /// Returns the lowercase name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Investigator => "investigator",
+            Self::Supervisor => "supervisor",
+            Self::Auditor => "auditor",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for UserRole {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for UserRole {
+    type Err = String;
+
+    /// Parses a lowercase role name such as `investigator`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|role| role.as_str() == text)
+            .ok_or_else(|| {
+                format!("{text:?} is not a user role; expected investigator, supervisor, auditor or admin")
+            })
+    }
+}
+
+/// Access of the grantee agency to the reads of every camera of the owner. Sharing is one way:
+/// the owner sees nothing of the grantee's reads through it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharingGrant {
+    pub owner_organisation_id: String,
+    pub grantee_organisation_id: String,
+    pub granted_at: i64,
+    pub granted_by: String,
+}

@@ -178,6 +178,81 @@ fn audit_event_round_trips() {
     assert_eq!(decode::<AuditEvent>(&bytes).expect("decode"), event);
 }
 
+/// One registry record of each kind, each with only its own field set.
+fn sample_registry_records() -> Vec<RegistryRecord> {
+    let organisation = Organisation {
+        organisation_id: "cahp".into(),
+        name: "California Highway Patrol".into(),
+        level: OrganisationLevel::State,
+        state: Some("US-CA".into()),
+    };
+    let federal = Organisation {
+        organisation_id: "fbi".into(),
+        name: "Federal Bureau of Investigation".into(),
+        level: OrganisationLevel::Federal,
+        state: None,
+    };
+    let camera = Camera {
+        camera_id: "cam-1".into(),
+        organisation_id: "cahp".into(),
+        name: "I-5 at Sand Canyon".into(),
+        latitude: 33.66,
+        longitude: -117.75,
+        token_hash: "cd".repeat(32),
+    };
+    let user = User {
+        user_id: "det-1".into(),
+        organisation_id: "cahp".into(),
+        role: UserRole::Auditor,
+        token_hash: "ef".repeat(32),
+        created_at: 1_633_300_000_000_000,
+    };
+    let grant = SharingGrant {
+        owner_organisation_id: "hoa".into(),
+        grantee_organisation_id: "cahp".into(),
+        granted_at: 1_633_400_000_000_000,
+        granted_by: "admin-1".into(),
+    };
+    vec![
+        RegistryRecord {
+            organisation: Some(organisation),
+            ..RegistryRecord::default()
+        },
+        RegistryRecord {
+            organisation: Some(federal),
+            ..RegistryRecord::default()
+        },
+        RegistryRecord {
+            camera: Some(camera),
+            ..RegistryRecord::default()
+        },
+        RegistryRecord {
+            user: Some(user),
+            ..RegistryRecord::default()
+        },
+        RegistryRecord {
+            grant: Some(grant),
+            ..RegistryRecord::default()
+        },
+    ]
+}
+
+#[test]
+fn registry_records_round_trip() {
+    for record in sample_registry_records() {
+        let bytes = encode(&record).expect("encode");
+        assert_eq!(decode::<RegistryRecord>(&bytes).expect("decode"), record);
+    }
+}
+
+#[test]
+fn registry_record_is_not_another_record_type() {
+    let bytes = encode(&sample_registry_records()[0]).expect("encode");
+    assert!(is_encoded_as::<RegistryRecord>(&bytes));
+    assert!(!is_encoded_as::<EvidenceHold>(&bytes));
+    assert!(decode::<EvidenceHold>(&bytes).is_err());
+}
+
 /// A producer still on version 1 of CameraRead wrote this record; the current reader fills the
 /// fields added in version 2 with their defaults.
 /// Encodes `read` as a producer on the first CameraRead schema would have.
@@ -389,6 +464,9 @@ fn datum_matches_apache_avro_for_every_record_type() {
     assert_datum_matches_apache_avro(&sample_alert());
     assert_datum_matches_apache_avro(&sample_hold());
     assert_datum_matches_apache_avro(&sample_event());
+    for record in sample_registry_records() {
+        assert_datum_matches_apache_avro(&record);
+    }
     assert_datum_matches_apache_avro(&HotlistImport {
         list: "WA-STATE".into(),
         agency_id: Some("wsp".into()),

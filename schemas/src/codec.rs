@@ -146,7 +146,12 @@ avro_record!(
     "history/alert.v2.avsc"
 );
 avro_record!(EvidenceHold, "EvidenceHold", "evidence_hold.avsc");
-avro_record!(AuditEvent, "AuditEvent", "audit_event.avsc");
+avro_record!(
+    AuditEvent,
+    "AuditEvent",
+    "audit_event.avsc",
+    "history/audit_event.v1.avsc"
+);
 
 /// Encodes a record with its current schema, framed for single-object decoding.
 pub fn encode<R: AvroRecord>(record: &R) -> Result<Vec<u8>, CodecError> {

@@ -178,6 +178,57 @@ fn audit_event_round_trips() {
     assert_eq!(decode::<AuditEvent>(&bytes).expect("decode"), event);
 }
 
+/// Encodes `event` as a producer on the first AuditEvent schema, without `READS_DELETED`, would
+/// have.
+fn encode_with_v1_audit_schema(event: &AuditEvent) -> Vec<u8> {
+    let v1_schema = Schema::parse_str(include_str!("../history/audit_event.v1.avsc")).unwrap();
+    let value = apache_avro::to_value(event)
+        .unwrap()
+        .resolve(&v1_schema)
+        .expect("event fits the v1 schema");
+    let datum = apache_avro::to_avro_datum(&v1_schema, value).expect("encode with v1");
+    let mut framed = vec![0xC3, 0x01];
+    framed.extend_from_slice(&fingerprint_of(&v1_schema));
+    framed.extend_from_slice(&datum);
+    framed
+}
+
+#[test]
+fn audit_event_v1_record_decodes() {
+    let event = sample_event();
+    let framed = encode_with_v1_audit_schema(&event);
+    assert_ne!(
+        framed[2..10],
+        encode(&event).unwrap()[2..10],
+        "v1 and the current schema have different fingerprints"
+    );
+    assert_eq!(decode::<AuditEvent>(&framed).expect("decode v1"), event);
+    assert_eq!(AuditEvent::schemas().known_versions(), 2);
+}
+
+#[test]
+fn reads_deleted_resolves_to_other_for_v1_reader() {
+    let mut event = sample_event();
+    event.action = AuditAction::ReadsDeleted;
+    let framed = encode(&event).unwrap();
+    let v1_schema = Schema::parse_str(include_str!("../history/audit_event.v1.avsc")).unwrap();
+    let mut datum = &framed[10..];
+    let value =
+        apache_avro::from_avro_datum(AuditEvent::schemas().current(), &mut datum, Some(&v1_schema))
+            .expect("a v1 reader resolves the current schema's record");
+    let apache_avro::types::Value::Record(fields) = value else {
+        panic!("expected a record, got {value:?}");
+    };
+    let action = fields
+        .iter()
+        .find(|(name, _)| name == "action")
+        .map(|(_, value)| value.clone());
+    assert_eq!(
+        action,
+        Some(apache_avro::types::Value::Enum(5, "OTHER".into()))
+    );
+}
+
 /// A producer still on version 1 of CameraRead wrote this record; the current reader fills the
 /// fields added in version 2 with their defaults.
 /// Encodes `read` as a producer on the first CameraRead schema would have.

@@ -207,6 +207,25 @@ fn audit_event_v1_record_decodes() {
 }
 
 #[test]
+fn encode_as_written_rebuilds_v1_bytes() {
+    let event = sample_event();
+    let framed = encode_with_v1_audit_schema(&event);
+    assert_eq!(encode_as_written(&event, &framed).unwrap(), framed);
+
+    let current = encode(&event).unwrap();
+    assert_eq!(encode_as_written(&event, &current).unwrap(), current);
+
+    let mut deleted = event.clone();
+    deleted.action = AuditAction::ReadsDeleted;
+    let as_v1 = encode_as_written(&deleted, &framed).unwrap();
+    assert_eq!(
+        decode::<AuditEvent>(&as_v1).unwrap().action,
+        AuditAction::Other,
+        "v1 has no READS_DELETED, so Avro resolution takes the enum's default"
+    );
+}
+
+#[test]
 fn reads_deleted_resolves_to_other_for_v1_reader() {
     let mut event = sample_event();
     event.action = AuditAction::ReadsDeleted;

@@ -232,9 +232,12 @@ fn reads_deleted_resolves_to_other_for_v1_reader() {
     let framed = encode(&event).unwrap();
     let v1_schema = Schema::parse_str(include_str!("../history/audit_event.v1.avsc")).unwrap();
     let mut datum = &framed[10..];
-    let value =
-        apache_avro::from_avro_datum(AuditEvent::schemas().current(), &mut datum, Some(&v1_schema))
-            .expect("a v1 reader resolves the current schema's record");
+    let value = apache_avro::from_avro_datum(
+        AuditEvent::schemas().current(),
+        &mut datum,
+        Some(&v1_schema),
+    )
+    .expect("a v1 reader resolves the current schema's record");
     let apache_avro::types::Value::Record(fields) = value else {
         panic!("expected a record, got {value:?}");
     };

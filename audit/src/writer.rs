@@ -88,8 +88,11 @@ impl AuditWriter {
             .map_err(|_| AuditError::ThreadPanicked)?
     }
 
-    /// Same as [`AuditWriter::append`] for a caller on a blocking thread, such as the retention
-    /// worker. Blocks until the broker acknowledged the event.
+    /// Appends `event` like [`AuditWriter::append`], for a caller on a blocking thread that
+    /// appends rarely, such as the retention worker once per sweep. Unlike `append`, it reads
+    /// the partition's last hash from the topic on every call, because other processes (`alpr
+    /// holds` commands) are likely to have appended there since its previous event. Blocks
+    /// until the broker acknowledged the event.
     ///
     /// # Panics
     /// Panics when called from an async task, because it waits on the partition's async mutex.
@@ -141,10 +144,7 @@ impl WriterState {
     fn append_blocking(&self, mut event: AuditEvent) -> Result<AuditEvent, AuditError> {
         let partition = self.partition_of(&event);
         let mut tail = self.tails[partition as usize].blocking_lock();
-        let previous_hash = match tail.as_ref() {
-            Some(hash) => hash.clone(),
-            None => last_hash_in_partition(&self.kafka, &self.topic, partition)?,
-        };
+        let previous_hash = last_hash_in_partition(&self.kafka, &self.topic, partition)?;
         let payload = chain_onto(&mut event, previous_hash)?;
         let mut record = FutureRecord::to(&self.topic)
             .key(event.actor.as_bytes())

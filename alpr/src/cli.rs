@@ -52,6 +52,9 @@ pub enum Command {
     /// Place, release and list evidence holds, which keep reads past their retention period.
     #[command(subcommand)]
     Holds(crate::retention::HoldsCommand),
+    /// Check the audit trail's hash chains, or print the access report of a period.
+    #[command(subcommand)]
+    Audit(crate::audit::AuditCommand),
     /// Run ingest and the matcher in one process, for a single machine.
     Run,
     /// Manage hotlists.
@@ -141,6 +144,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
             crate::retention::execute_retention(config, args, shutdown).await
         }
         Command::Holds(command) => crate::retention::execute_holds(&config, command).await,
+        Command::Audit(command) => crate::audit::execute_audit(&config, command).await,
         Command::CreateTopics => {
             alpr_platform::ensure_topics(&config.kafka).await?;
             println!("topics ready with prefix {:?}", config.kafka.topic_prefix);

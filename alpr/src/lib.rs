@@ -3,6 +3,7 @@
 //! so tests drive the same code.
 
 pub mod app_config;
+pub mod audit;
 pub mod cli;
 pub mod components;
 pub mod demo;

@@ -8,11 +8,11 @@ use crate::app_config::AppConfig;
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the hash chain of every partition of the audit topic; exits with an error naming
-    /// the partition, offset and event id of the first edited, removed or foreign record.
+    /// Check the hash chain of every partition of the audit topic. Exits with an error that
+    /// names the partition, offset and event id of the first edited, removed or foreign record.
     Verify {
-        /// `text` prints one summary line; `json` prints every partition's count and last hash,
-        /// for keeping a copy that shows events cut from the end.
+        /// Output format: `text` prints one summary line, and `json` prints every partition's
+        /// count and last hash, whose saved copy later shows events cut from the end.
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
     },

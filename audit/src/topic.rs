@@ -13,10 +13,10 @@ use alpr_platform::KafkaSettings;
 
 use crate::AuditError;
 
-/// Longest wait for the next record of a partition that has not reached its end.
+/// Maximum wait for the next record of a partition that has not reached its end.
 const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Longest wait for a partition to get a leader, as a topic has just after its creation.
+/// Maximum wait for a partition to get a leader, which a new topic may lack for a moment.
 const LEADER_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Returns the low and high watermarks of a partition, retrying while the partition has no

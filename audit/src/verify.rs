@@ -12,7 +12,7 @@ use crate::chain::event_hash_as_written;
 use crate::topic::AuditTopicReader;
 use crate::AuditError;
 
-/// What is wrong with the record at a bad position of a chain.
+/// Problem of the first bad record of a chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ChainProblem {
@@ -49,7 +49,7 @@ pub struct BadEvent {
 /// Result of checking one chain (one partition).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ChainCheck {
-    /// Records checked, the first bad one included; the check stops there.
+    /// Records checked. The check stops at the first bad record, which is counted.
     pub events_checked: u64,
     /// Hash of the last good event, empty when there is none. Publishing it lets a later check
     /// notice events removed from the end, which the chain itself cannot show.

@@ -14,7 +14,7 @@ use alpr_schemas::{encode, AuditEvent};
 use crate::chain::{event_hash, last_hash_in_partition};
 use crate::AuditError;
 
-/// Longest wait for room in the producer queue before an append fails.
+/// Maximum wait for room in the producer queue before an append fails.
 const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Appends audit events to `alpr.audit.v1`, each chained onto the last event of its partition.
@@ -48,8 +48,8 @@ struct WriterState {
 
 impl AuditWriter {
     /// Creates the writer's producer. `writer_name` names the service in the broker's client id
-    /// and in logs. Blocks while it asks the broker for the audit topic's partition count, so it
-    /// fails when the topic does not exist.
+    /// and in logs. Blocks while it fetches the audit topic's partition count from the broker,
+    /// and fails when the topic does not exist.
     pub fn new(kafka: &KafkaSettings, writer_name: &str) -> Result<Self, AuditError> {
         let topic = kafka.topics().audit;
         let producer: FutureProducer = kafka

@@ -539,3 +539,28 @@ fn kind_label(kind: SourceTopic) -> &'static str {
         SourceTopic::Holds => "holds",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deletion_event_carries_sweep_and_count() {
+        let plan = SweepPlan {
+            sweep_id: "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(),
+            started_at: 1_793_491_200_000_000,
+            tombstones: Vec::new(),
+            kept_by_holds: 4,
+        };
+        let event = deletion_event(&plan, 120);
+        assert_eq!(event.event_id, plan.sweep_id);
+        assert_eq!(event.actor, "retention");
+        assert_eq!(event.action, AuditAction::ReadsDeleted);
+        assert_eq!(event.occurred_at, plan.started_at);
+        assert_eq!(event.result_count, Some(120));
+        let query: serde_json::Value =
+            serde_json::from_str(event.query.as_deref().unwrap_or_default()).unwrap_or_default();
+        assert_eq!(query["kept_by_holds"], 4);
+        assert_eq!(query["sweep_id"], plan.sweep_id.as_str());
+    }
+}

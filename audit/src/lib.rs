@@ -17,6 +17,7 @@
 
 mod chain;
 mod error;
+pub mod metrics;
 mod report;
 mod topic;
 mod verify;

@@ -12,6 +12,7 @@ use alpr_platform::{partition_for_key, KafkaSettings};
 use alpr_schemas::{encode, AuditEvent};
 
 use crate::chain::{event_hash, last_hash_in_partition};
+use crate::metrics::{APPEND_DURATION, APPEND_FAILURES, EVENTS_APPENDED};
 use crate::AuditError;
 
 /// Maximum wait for room in the producer queue before an append fails.
@@ -29,6 +30,10 @@ const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
 /// actors hash to the same partition) both chain onto the same predecessor, or a writer keeps
 /// chaining onto a hash that another process has already followed. `alpr audit verify` then
 /// reports the second event as unlinked. Only one writer per partition avoids that.
+///
+/// NOTE: because appends to a partition take turns, one partition takes at most one event per
+/// broker round trip (produce and acknowledgement). More partitions on the audit topic, or
+/// actors spread over them, raise that limit.
 #[derive(Clone)]
 pub struct AuditWriter {
     inner: Arc<WriterState>,
@@ -62,6 +67,7 @@ impl AuditWriter {
             .set("acks", "all")
             .create()?;
         let partitions = partition_count(producer.client(), &topic)?;
+        crate::metrics::register_all();
         let tails = (0..partitions).map(|_| Mutex::new(None)).collect();
         tracing::info!(%topic, partitions, writer = writer_name, "audit writer ready");
         Ok(Self {
@@ -81,11 +87,20 @@ impl AuditWriter {
     /// Cancel-safe: the append runs as its own task, so a caller that stops waiting cannot cut
     /// it between sending the event and recording its hash.
     pub async fn append(&self, event: AuditEvent) -> Result<AuditEvent, AuditError> {
-        check_event(&event)?;
-        let state = Arc::clone(&self.inner);
-        tokio::spawn(async move { state.append(event).await })
-            .await
-            .map_err(|_| AuditError::ThreadPanicked)?
+        let timer = APPEND_DURATION.start_timer();
+        let outcome = match check_event(&event) {
+            Ok(()) => {
+                let state = Arc::clone(&self.inner);
+                tokio::spawn(async move { state.append(event).await })
+                    .await
+                    .map_err(|_| AuditError::ThreadPanicked)
+                    .and_then(|outcome| outcome)
+            }
+            Err(error) => Err(error),
+        };
+        count_outcome(&outcome);
+        timer.observe_duration();
+        outcome
     }
 
     /// Appends `event` like [`AuditWriter::append`], for a caller on a blocking thread that
@@ -97,8 +112,11 @@ impl AuditWriter {
     /// # Panics
     /// Panics when called from an async task, because it waits on the partition's async mutex.
     pub fn append_blocking(&self, event: AuditEvent) -> Result<AuditEvent, AuditError> {
-        check_event(&event)?;
-        self.inner.append_blocking(event)
+        let timer = APPEND_DURATION.start_timer();
+        let outcome = check_event(&event).and_then(|()| self.inner.append_blocking(event));
+        count_outcome(&outcome);
+        timer.observe_duration();
+        outcome
     }
 }
 
@@ -198,6 +216,13 @@ impl WriterState {
             event_id: event.event_id.clone(),
             source: error,
         }
+    }
+}
+
+fn count_outcome(outcome: &Result<AuditEvent, AuditError>) {
+    match outcome {
+        Ok(_) => EVENTS_APPENDED.inc(),
+        Err(_) => APPEND_FAILURES.inc(),
     }
 }
 

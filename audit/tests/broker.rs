@@ -99,11 +99,19 @@ async fn concurrent_appends_verify_and_tampering_is_named() {
     let kafka = fresh_settings("audit_chain").await;
     let (shared_a, shared_b, elsewhere) = pick_actors(kafka.partitions);
     let writer = new_writer(&kafka);
+    let appended_before = alpr_audit::metrics::EVENTS_APPENDED.get();
     append_concurrently(&writer, &[&shared_a, &shared_b, &elsewhere], 0).await;
 
     // A second writer, as after a restart, reads each partition's last hash from the topic.
     let restarted = new_writer(&kafka);
     append_concurrently(&restarted, &[&shared_a], EVENTS_PER_ACTOR).await;
+
+    // Other tests of this binary append at the same time, so the counter may have moved more.
+    let appended = alpr_audit::metrics::EVENTS_APPENDED.get() - appended_before;
+    assert!(
+        appended >= 4 * EVENTS_PER_ACTOR as u64,
+        "counted {appended}"
+    );
 
     let report = verify(&kafka).await.unwrap();
     assert_eq!(report.first_bad(), None, "{report:?}");
@@ -197,7 +205,10 @@ async fn append_rejects_empty_actor() {
     let writer = new_writer(&kafka);
     let mut event = search_by("detective-1", 0);
     event.actor = " ".into();
+    let failures_before = alpr_audit::metrics::APPEND_FAILURES.get();
     let error = writer.append(event).await.unwrap_err();
     assert!(error.to_string().contains("actor"), "{error}");
     assert!(!error.is_retriable());
+    let failures = alpr_audit::metrics::APPEND_FAILURES.get() - failures_before;
+    assert!(failures >= 1, "counted {failures} failures");
 }

@@ -20,20 +20,22 @@ const QUEUE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Appends audit events to `alpr.audit.v1`, each chained onto the last event of its partition.
 ///
-/// The writer reads a partition's last hash from the topic once, on its first append there, and
-/// then keeps it in memory. Appends to one partition take turns behind that partition's mutex,
-/// and the next one starts only after the broker acknowledged the one before, so the events of
-/// one writer never fork a chain. Cloning the writer shares its producer and its chain state.
+/// The writer reads a partition's last hash from the topic on its first append there, and then
+/// keeps its own last hash and offset in memory. Before each append it compares that offset with
+/// the partition's high watermark, and reads the last hash from the topic again when another
+/// process (an `alpr holds` command, the retention worker) has appended in between. Appends to
+/// one partition take turns behind that partition's mutex, and the next one starts only after
+/// the broker acknowledged the one before, so the events of one writer never fork a chain.
+/// Cloning the writer shares its producer and its chain state.
 ///
-/// NOTE: a chain still forks when two writers append to the same partition at the same time:
-/// two processes (a search service and the retention worker, or `alpr holds` commands, whose
-/// actors hash to the same partition) both chain onto the same predecessor, or a writer keeps
-/// chaining onto a hash that another process has already followed. `alpr audit verify` then
-/// reports the second event as unlinked. Only one writer per partition avoids that.
+/// NOTE: a chain still forks when two processes append to the same partition at the same
+/// moment, between one's watermark check and its send. Both events then chain onto the same
+/// predecessor, and `alpr audit verify` reports the later one as unlinked. Only one writing
+/// process per partition rules that out.
 ///
 /// NOTE: because appends to a partition take turns, one partition takes at most one event per
-/// broker round trip (produce and acknowledgement). More partitions on the audit topic, or
-/// actors spread over them, raise that limit.
+/// two broker round trips (the watermark check, then produce and acknowledgement). More
+/// partitions on the audit topic, with actors spread over them, raise that limit.
 #[derive(Clone)]
 pub struct AuditWriter {
     inner: Arc<WriterState>,
@@ -46,9 +48,19 @@ struct WriterState {
     /// Idempotent with `acks=all`, so a retried send is written once and an acknowledged event
     /// is on every in-sync replica.
     producer: FutureProducer,
-    /// Hash of the last event of each partition, by partition number. `None` until read from
-    /// the topic, and again after a failed send, whose event may or may not have been written.
-    tails: Vec<Mutex<Option<String>>>,
+    /// This writer's last event of each partition, by partition number. `None` until the
+    /// writer's first event there, and again after a failed send, whose event may or may not
+    /// have been written.
+    tails: Vec<Mutex<Option<ChainTail>>>,
+}
+
+/// The end of a partition's chain as this writer's last event left it.
+#[derive(Clone)]
+struct ChainTail {
+    hash: String,
+    /// Offset just after that event. While it equals the partition's high watermark, no other
+    /// process has appended since, and `hash` is still the chain's end.
+    next_offset: i64,
 }
 
 impl AuditWriter {
@@ -91,7 +103,7 @@ impl AuditWriter {
         let outcome = match check_event(&event) {
             Ok(()) => {
                 let state = Arc::clone(&self.inner);
-                tokio::spawn(async move { state.append(event).await })
+                tokio::spawn(state.append(event))
                     .await
                     .map_err(|_| AuditError::ThreadPanicked)
                     .and_then(|outcome| outcome)
@@ -103,11 +115,8 @@ impl AuditWriter {
         outcome
     }
 
-    /// Appends `event` like [`AuditWriter::append`], for a caller on a blocking thread that
-    /// appends rarely, such as the retention worker once per sweep. Unlike `append`, it reads
-    /// the partition's last hash from the topic on every call, because other processes (`alpr
-    /// holds` commands) are likely to have appended there since its previous event. Blocks
-    /// until the broker acknowledged the event.
+    /// Appends `event` like [`AuditWriter::append`], for a caller on a blocking thread such as
+    /// the retention worker. Blocks until the broker acknowledged the event.
     ///
     /// # Panics
     /// Panics when called from an async task, because it waits on the partition's async mutex.
@@ -126,29 +135,53 @@ impl WriterState {
         partition_for_key(event.actor.as_bytes(), self.tails.len() as i32)
     }
 
-    async fn append(&self, mut event: AuditEvent) -> Result<AuditEvent, AuditError> {
+    /// Returns the hash to chain the partition's next event onto: this writer's last hash
+    /// there, unless the partition has grown since, else the last hash read from the topic.
+    /// Blocks the calling thread.
+    fn previous_hash(
+        &self,
+        partition: i32,
+        tail: Option<&ChainTail>,
+    ) -> Result<String, AuditError> {
+        if let Some(tail) = tail {
+            let (_, high) = self.producer.client().fetch_watermarks(
+                &self.topic,
+                partition,
+                Duration::from_secs(10),
+            )?;
+            if high == tail.next_offset {
+                return Ok(tail.hash.clone());
+            }
+            tracing::debug!(
+                partition,
+                writer = %self.writer_name,
+                "audit partition has records of another writer, rereading its last hash"
+            );
+        }
+        Ok(last_hash_in_partition(&self.kafka, &self.topic, partition)?)
+    }
+
+    async fn append(self: Arc<Self>, mut event: AuditEvent) -> Result<AuditEvent, AuditError> {
         let partition = self.partition_of(&event);
         let mut tail = self.tails[partition as usize].lock().await;
-        let previous_hash = match tail.as_ref() {
-            Some(hash) => hash.clone(),
-            None => {
-                let kafka = self.kafka.clone();
-                let topic = self.topic.clone();
-                tokio::task::spawn_blocking(move || {
-                    last_hash_in_partition(&kafka, &topic, partition)
-                })
-                .await
-                .map_err(|_| AuditError::ThreadPanicked)??
-            }
-        };
+        let known_tail = tail.clone();
+        let state = Arc::clone(&self);
+        let previous_hash = tokio::task::spawn_blocking(move || {
+            state.previous_hash(partition, known_tail.as_ref())
+        })
+        .await
+        .map_err(|_| AuditError::ThreadPanicked)??;
         let payload = chain_onto(&mut event, previous_hash)?;
         let record = FutureRecord::to(&self.topic)
             .key(event.actor.as_bytes())
             .payload(&payload)
             .partition(partition);
         match self.producer.send(record, QUEUE_TIMEOUT).await {
-            Ok(_) => {
-                *tail = Some(event.hash.clone());
+            Ok(delivery) => {
+                *tail = Some(ChainTail {
+                    hash: event.hash.clone(),
+                    next_offset: delivery.offset + 1,
+                });
                 tracing::debug!(event_id = %event.event_id, partition, "audit event appended");
                 Ok(event)
             }
@@ -162,7 +195,7 @@ impl WriterState {
     fn append_blocking(&self, mut event: AuditEvent) -> Result<AuditEvent, AuditError> {
         let partition = self.partition_of(&event);
         let mut tail = self.tails[partition as usize].blocking_lock();
-        let previous_hash = last_hash_in_partition(&self.kafka, &self.topic, partition)?;
+        let previous_hash = self.previous_hash(partition, tail.as_ref())?;
         let payload = chain_onto(&mut event, previous_hash)?;
         let mut record = FutureRecord::to(&self.topic)
             .key(event.actor.as_bytes())
@@ -183,8 +216,11 @@ impl WriterState {
             }
         };
         match futures::executor::block_on(delivery) {
-            Ok(Ok(_)) => {
-                *tail = Some(event.hash.clone());
+            Ok(Ok(delivery)) => {
+                *tail = Some(ChainTail {
+                    hash: event.hash.clone(),
+                    next_offset: delivery.offset + 1,
+                });
                 tracing::debug!(event_id = %event.event_id, partition, "audit event appended");
                 Ok(event)
             }

@@ -212,3 +212,25 @@ async fn append_rejects_empty_actor() {
     let failures = alpr_audit::metrics::APPEND_FAILURES.get() - failures_before;
     assert!(failures >= 1, "counted {failures} failures");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_taking_turns_keep_chain() {
+    let kafka = fresh_settings("audit_turns").await;
+    let first = new_writer(&kafka);
+    let second = new_writer(&kafka);
+    // Each writer's cached hash goes stale whenever the other appends, as a service's does when
+    // an `alpr holds` command appends to its partition.
+    for index in 0..6 {
+        let writer = if index % 2 == 0 { &first } else { &second };
+        writer
+            .append(search_by("detective-1", index))
+            .await
+            .unwrap();
+    }
+    let blocking_event = search_by("detective-1", 6);
+    tokio::task::block_in_place(|| first.append_blocking(blocking_event)).unwrap();
+
+    let report = verify(&kafka).await.unwrap();
+    assert_eq!(report.first_bad(), None, "{report:?}");
+    assert_eq!(report.events_checked(), 7);
+}

@@ -55,6 +55,9 @@ pub enum Command {
     /// Manage the registry of organisations, cameras, users and sharing grants.
     #[command(subcommand)]
     Admin(crate::admin::AdminCommand),
+    /// Check the audit trail's hash chains, or print the access report of a period.
+    #[command(subcommand)]
+    Audit(crate::audit::AuditCommand),
     /// Run ingest and the matcher in one process, for a single machine.
     Run,
     /// Manage hotlists.
@@ -145,6 +148,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Holds(command) => crate::retention::execute_holds(&config, command).await,
         Command::Admin(command) => crate::admin::execute_admin(&config, command).await,
+        Command::Audit(command) => crate::audit::execute_audit(&config, command).await,
         Command::CreateTopics => {
             alpr_platform::ensure_topics(&config.kafka).await?;
             println!("topics ready with prefix {:?}", config.kafka.topic_prefix);

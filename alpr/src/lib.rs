@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod app_config;
+pub mod audit;
 pub mod cli;
 pub mod components;
 pub mod demo;

@@ -212,10 +212,7 @@ async fn holds_cli_unknown_and_double_hold() {
     for (partition, event) in &events {
         let previous = last_hash.get(partition).cloned().unwrap_or_default();
         assert_eq!(event.previous_hash, previous, "audit chain broken");
-        assert_eq!(
-            alpr_retention::audit::event_hash(event).unwrap(),
-            event.hash
-        );
+        assert_eq!(alpr_audit::event_hash(event).unwrap(), event.hash);
         last_hash.insert(*partition, event.hash.clone());
     }
 

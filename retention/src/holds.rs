@@ -20,12 +20,12 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
+use alpr_audit::{event_hash, last_hash_in_partition};
 use alpr_platform::kafka::partition_count;
 use alpr_platform::{partition_for_key, KafkaSettings};
 use alpr_schemas::{decode, encode, AuditAction, AuditEvent, CodecError, EvidenceHold};
 
 use crate::api::ReadStatus;
-use crate::audit::{event_hash, last_hash_in_partition};
 use crate::store::RetentionStore;
 
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -392,6 +392,9 @@ fn publish_with_audit(
         .create()?;
     producer.init_transactions(TRANSACTION_TIMEOUT)?;
 
+    // The hold and its event commit together, so this path keeps its own transaction instead
+    // of an `AuditWriter`. Each `alpr holds` command is a process of its own, so its event forks
+    // the chain when another writer appends to the same partition at the same moment.
     let audit_partition = partition_for_key(
         audit.actor.as_bytes(),
         partition_count(producer.client(), &topics.audit)?,

@@ -5,9 +5,11 @@
 //! The worker reads every partition of the reads and holds topics into a RocksDB index (see
 //! [`store`]), with the topic offsets in the same write batch. Every sweep interval it catches up
 //! with both topics, plans which reads have passed their period and are under no hold, stores
-//! that plan, writes one tombstone per read into the read's own partition, appends a line to the
-//! purge log and forgets the plan. A worker killed during a sweep finds the plan at restart and
-//! completes it, so every planned read is tombstoned and logged once. The image of each
+//! that plan, writes one tombstone per read into the read's own partition, appends a
+//! `READS_DELETED` event to the audit topic and a line to the purge log, and forgets the plan. A
+//! worker killed during a sweep finds the plan at restart and completes it, so every planned
+//! read is tombstoned and logged once; its audit event can appear twice (see
+//! `worker::deletion_event`). The image of each
 //! tombstoned read is deleted from the image store once the broker has acknowledged the
 //! tombstone (see [`image_deletion`]); a held read keeps its image.
 //!
@@ -16,7 +18,6 @@
 //! topics would only write each tombstone twice.
 
 pub mod api;
-pub mod audit;
 pub mod camera_activity;
 pub mod holds;
 pub mod image_deletion;

@@ -14,8 +14,10 @@ use rdkafka::message::Message;
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
+use alpr_audit::{AuditError, AuditWriter};
 use alpr_images::ImageStore;
 use alpr_platform::{KafkaSettings, ShutdownToken};
+use alpr_schemas::{AuditAction, AuditEvent};
 
 use crate::image_deletion::{self, ImageDeletions};
 use crate::metrics::{
@@ -45,6 +47,8 @@ pub enum WorkerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     PurgeLog(#[from] PurgeLogError),
+    #[error("audit event of the sweep: {0}")]
+    Audit(#[from] AuditError),
     #[error("topic {topic} did not reach its end within {seconds} s")]
     CatchUpTimedOut { topic: String, seconds: u64 },
     #[error("tombstone for read {read_id} not acknowledged: {source}")]
@@ -86,6 +90,8 @@ pub struct RetentionWorker {
     producer: FutureProducer,
     store: RetentionStore,
     purge_log: PurgeLog,
+    /// Records each sweep that tombstoned reads as a `READS_DELETED` event on the audit topic.
+    audit: AuditWriter,
     policy: RetentionPolicy,
     clock: Clock,
     reads_topic: String,
@@ -148,12 +154,14 @@ impl RetentionWorker {
             .set("acks", "all")
             .set("linger.ms", "5")
             .create()?;
+        let audit = AuditWriter::new(kafka, "retention")?;
         tracing::info!(reads_topic = %topics.reads, holds_topic = %topics.holds, "retention worker assigned");
         Ok(Self {
             consumer,
             producer,
             store,
             purge_log,
+            audit,
             policy: settings.policy(),
             clock,
             reads_topic: topics.reads,
@@ -368,8 +376,8 @@ impl RetentionWorker {
         Ok(SweepOutcome::Completed(report))
     }
 
-    /// Writes the tombstones of `plan`, deletes the images of each acknowledged chunk, logs the
-    /// sweep and removes the stored plan. Returns `None` when shutdown came first; the plan then stays
+    /// Writes the tombstones of `plan`, deletes the images of each acknowledged chunk, records
+    /// the sweep in the audit topic and the purge log, and removes the stored plan. Returns `None` when shutdown came first; the plan then stays
     /// stored.
     fn execute(
         &mut self,
@@ -408,6 +416,10 @@ impl RetentionWorker {
         }
 
         let tombstoned = to_send.len() as u64;
+        if tombstoned > 0 {
+            self.audit
+                .append_blocking(deletion_event(&plan, tombstoned))?;
+        }
         if !self.purge_log.ends_with_sweep(&plan.sweep_id)
             && self.purge_log.is_news(tombstoned, plan.kept_by_holds)
         {
@@ -496,9 +508,59 @@ impl RetentionWorker {
     }
 }
 
+/// Returns the audit event of a sweep that tombstoned `tombstoned` reads.
+///
+/// NOTE: a worker that stops after appending this event and before clearing the stored plan
+/// appends it again when it resumes the plan. Both copies carry the sweep id as event id, and
+/// the transparency report counts an event id once.
+fn deletion_event(plan: &SweepPlan, tombstoned: u64) -> AuditEvent {
+    AuditEvent {
+        event_id: plan.sweep_id.clone(),
+        actor: "retention".into(),
+        // The plan does not record the reads' organisations, so the event names none.
+        organisation_id: String::new(),
+        occurred_at: plan.started_at,
+        action: AuditAction::ReadsDeleted,
+        case_number: None,
+        purpose: Some("retention period ended".into()),
+        query: Some(
+            serde_json::json!({"sweep_id": plan.sweep_id, "kept_by_holds": plan.kept_by_holds})
+                .to_string(),
+        ),
+        result_count: Some(i64::try_from(tombstoned).unwrap_or(i64::MAX)),
+        previous_hash: String::new(),
+        hash: String::new(),
+    }
+}
+
 fn kind_label(kind: SourceTopic) -> &'static str {
     match kind {
         SourceTopic::Reads => "reads",
         SourceTopic::Holds => "holds",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deletion_event_carries_sweep_and_count() {
+        let plan = SweepPlan {
+            sweep_id: "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(),
+            started_at: 1_793_491_200_000_000,
+            tombstones: Vec::new(),
+            kept_by_holds: 4,
+        };
+        let event = deletion_event(&plan, 120);
+        assert_eq!(event.event_id, plan.sweep_id);
+        assert_eq!(event.actor, "retention");
+        assert_eq!(event.action, AuditAction::ReadsDeleted);
+        assert_eq!(event.occurred_at, plan.started_at);
+        assert_eq!(event.result_count, Some(120));
+        let query: serde_json::Value =
+            serde_json::from_str(event.query.as_deref().unwrap_or_default()).unwrap_or_default();
+        assert_eq!(query["kept_by_holds"], 4);
+        assert_eq!(query["sweep_id"], plan.sweep_id.as_str());
     }
 }

@@ -244,6 +244,17 @@ async fn run_model(seed: u64, steps: usize) {
     let lines = purge_log::read_verified(&settings.purge_log).unwrap();
     let logged: u64 = lines.iter().map(|line| line.record.tombstoned).sum();
     assert_eq!(logged as usize, model.deleted.len(), "purge log total");
+
+    let from = alpr_schemas::from_micros(START_MICROS - DAY_MICROS);
+    let to = alpr_schemas::from_micros(now.load(Ordering::SeqCst) + DAY_MICROS);
+    let audit = alpr_audit::report(&kafka, from, to).await.unwrap();
+    assert_eq!(
+        audit.reads_deleted as usize,
+        model.deleted.len(),
+        "seed {seed}: reads deleted in the audit report"
+    );
+    let chains = alpr_audit::verify(&kafka).await.unwrap();
+    assert_eq!(chains.first_bad(), None, "seed {seed}: audit chains");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -148,8 +148,13 @@ avro_record!(
     "history/alert.v2.avsc"
 );
 avro_record!(EvidenceHold, "EvidenceHold", "evidence_hold.avsc");
-avro_record!(AuditEvent, "AuditEvent", "audit_event.avsc");
 avro_record!(RegistryRecord, "RegistryRecord", "registry_record.avsc");
+avro_record!(
+    AuditEvent,
+    "AuditEvent",
+    "audit_event.avsc",
+    "history/audit_event.v1.avsc"
+);
 
 /// Encodes a record with its current schema, framed for single-object decoding.
 pub fn encode<R: AvroRecord>(record: &R) -> Result<Vec<u8>, CodecError> {
@@ -163,6 +168,31 @@ pub fn encode<R: AvroRecord>(record: &R) -> Result<Vec<u8>, CodecError> {
         record: schemas.record,
         message: error.to_string(),
     })
+}
+
+/// Encodes `record` with the schema, current or historical, that wrote `written`, framed the
+/// same way. A checker uses it to rebuild the exact bytes an older producer wrote, as the audit
+/// chain's hashes require. Fails when `written` has no known fingerprint or `record` does not
+/// fit that schema. An enum symbol the older schema lacks becomes that enum's default.
+pub fn encode_as_written<R: AvroRecord>(record: &R, written: &[u8]) -> Result<Vec<u8>, CodecError> {
+    let schemas = R::schemas();
+    let (fingerprint, writer) = writer_schema(schemas, written)?;
+    if fingerprint == schemas.current_fingerprint {
+        return encode(record);
+    }
+    let avro_error = |source| CodecError::Avro {
+        record: schemas.record,
+        source: Box::new(source),
+    };
+    let value = apache_avro::to_value(record)
+        .and_then(|value| value.resolve(writer))
+        .map_err(avro_error)?;
+    let datum = apache_avro::to_avro_datum(writer, value).map_err(avro_error)?;
+    let mut framed = Vec::with_capacity(HEADER_LEN + datum.len());
+    framed.extend_from_slice(&SINGLE_OBJECT_MARKER);
+    framed.extend_from_slice(&fingerprint);
+    framed.extend_from_slice(&datum);
+    Ok(framed)
 }
 
 /// Tells whether `bytes` were written with a schema of record type `R`, current or historical,

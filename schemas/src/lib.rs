@@ -12,7 +12,9 @@ pub mod plate;
 pub mod records;
 pub mod submission;
 
-pub use codec::{decode, decode_view, encode, is_encoded_as, AvroRecord, CodecError};
+pub use codec::{
+    decode, decode_view, encode, encode_as_written, is_encoded_as, AvroRecord, CodecError,
+};
 pub use records::{
     Alert, AlertEntry, AuditAction, AuditEvent, Camera, CameraRead, EvidenceHold, HotlistEntry,
     HotlistEntryView, HotlistImport, HotlistReason, Location, MatchDetail, MatchDifference,

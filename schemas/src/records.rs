@@ -293,6 +293,9 @@ pub enum AuditAction {
     HoldReleased,
     HotlistChange,
     Other,
+    /// A retention sweep tombstoned reads; `result_count` is how many. Added in version 2 of the
+    /// schema: a reader on version 1 resolves it to `OTHER`, the enum's default.
+    ReadsDeleted,
 }
 
 /// One entry of the registry: the value of `alpr.registry.v1`. Exactly one field is set, the one

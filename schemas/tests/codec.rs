@@ -253,6 +253,79 @@ fn registry_record_is_not_another_record_type() {
     assert!(decode::<EvidenceHold>(&bytes).is_err());
 }
 
+/// Encodes `event` as a producer on the first AuditEvent schema, without `READS_DELETED`, would
+/// have.
+fn encode_with_v1_audit_schema(event: &AuditEvent) -> Vec<u8> {
+    let v1_schema = Schema::parse_str(include_str!("../history/audit_event.v1.avsc")).unwrap();
+    let value = apache_avro::to_value(event)
+        .unwrap()
+        .resolve(&v1_schema)
+        .expect("event fits the v1 schema");
+    let datum = apache_avro::to_avro_datum(&v1_schema, value).expect("encode with v1");
+    let mut framed = vec![0xC3, 0x01];
+    framed.extend_from_slice(&fingerprint_of(&v1_schema));
+    framed.extend_from_slice(&datum);
+    framed
+}
+
+#[test]
+fn audit_event_v1_record_decodes() {
+    let event = sample_event();
+    let framed = encode_with_v1_audit_schema(&event);
+    assert_ne!(
+        framed[2..10],
+        encode(&event).unwrap()[2..10],
+        "v1 and the current schema have different fingerprints"
+    );
+    assert_eq!(decode::<AuditEvent>(&framed).expect("decode v1"), event);
+    assert_eq!(AuditEvent::schemas().known_versions(), 2);
+}
+
+#[test]
+fn encode_as_written_rebuilds_v1_bytes() {
+    let event = sample_event();
+    let framed = encode_with_v1_audit_schema(&event);
+    assert_eq!(encode_as_written(&event, &framed).unwrap(), framed);
+
+    let current = encode(&event).unwrap();
+    assert_eq!(encode_as_written(&event, &current).unwrap(), current);
+
+    let mut deleted = event.clone();
+    deleted.action = AuditAction::ReadsDeleted;
+    let as_v1 = encode_as_written(&deleted, &framed).unwrap();
+    assert_eq!(
+        decode::<AuditEvent>(&as_v1).unwrap().action,
+        AuditAction::Other,
+        "v1 has no READS_DELETED, so Avro resolution takes the enum's default"
+    );
+}
+
+#[test]
+fn reads_deleted_resolves_to_other_for_v1_reader() {
+    let mut event = sample_event();
+    event.action = AuditAction::ReadsDeleted;
+    let framed = encode(&event).unwrap();
+    let v1_schema = Schema::parse_str(include_str!("../history/audit_event.v1.avsc")).unwrap();
+    let mut datum = &framed[10..];
+    let value = apache_avro::from_avro_datum(
+        AuditEvent::schemas().current(),
+        &mut datum,
+        Some(&v1_schema),
+    )
+    .expect("a v1 reader resolves the current schema's record");
+    let apache_avro::types::Value::Record(fields) = value else {
+        panic!("expected a record, got {value:?}");
+    };
+    let action = fields
+        .iter()
+        .find(|(name, _)| name == "action")
+        .map(|(_, value)| value.clone());
+    assert_eq!(
+        action,
+        Some(apache_avro::types::Value::Enum(5, "OTHER".into()))
+    );
+}
+
 /// A producer still on version 1 of CameraRead wrote this record; the current reader fills the
 /// fields added in version 2 with their defaults.
 /// Encodes `read` as a producer on the first CameraRead schema would have.

@@ -1,12 +1,4 @@
-//! Audit events of hold changes, chained by hash.
-//!
-//! Events are keyed by actor, and each goes to the partition Kafka's default partitioner picks
-//! for that key. An event's `previous_hash` is the `hash` of the last event in its partition, so
-//! the events of one partition form one chain and a removed event breaks it.
-//!
-//! NOTE: two writers appending to the same partition at the same moment can both chain onto the
-//! same predecessor. The chain then forks, which a verifier reports as a break; a single audit
-//! writer per partition would avoid it.
+//! The hash of one event and the last hash of a partition.
 
 use std::time::{Duration, Instant};
 
@@ -17,25 +9,39 @@ use rdkafka::{Offset, TopicPartitionList};
 use sha2::{Digest, Sha256};
 
 use alpr_platform::KafkaSettings;
-use alpr_schemas::{decode, encode, AuditEvent, CodecError};
+use alpr_schemas::{decode, encode, encode_as_written, AuditEvent, CodecError};
 
 /// How many records before the end of a partition are searched for the last audit event.
 const TAIL_WINDOW: i64 = 100;
 
-/// Returns the hex SHA-256 over the event's Avro encoding with an empty `hash`, which covers
-/// `previous_hash` and every other field.
+/// Returns the hex SHA-256 over the event's Avro encoding (current schema, single-object
+/// framing) with an empty `hash`, which covers `previous_hash` and every other field.
 pub fn event_hash(event: &AuditEvent) -> Result<String, CodecError> {
     let mut unhashed = event.clone();
     unhashed.hash = String::new();
-    let bytes = encode(&unhashed)?;
-    Ok(Sha256::digest(&bytes)
+    Ok(hex_sha256(&encode(&unhashed)?))
+}
+
+/// Returns the hash of `event` as its writer computed it: over its encoding with the schema
+/// that wrote `written`, the record's bytes on the topic. Equals [`event_hash`] for events
+/// written with the current schema; events of an older schema version carry that version's
+/// fingerprint in the hashed bytes.
+pub fn event_hash_as_written(event: &AuditEvent, written: &[u8]) -> Result<String, CodecError> {
+    let mut unhashed = event.clone();
+    unhashed.hash = String::new();
+    Ok(hex_sha256(&encode_as_written(&unhashed, written)?))
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
         .iter()
         .map(|byte| format!("{byte:02x}"))
-        .collect())
+        .collect()
 }
 
 /// Returns the hash of the last audit event in `partition` of `topic`, or an empty string when
-/// the partition has none. Blocks the calling thread.
+/// the partition has none. Only the last 100 records are searched, so a partition whose tail is
+/// all foreign records starts a new chain. Blocks the calling thread.
 pub fn last_hash_in_partition(
     kafka: &KafkaSettings,
     topic: &str,
@@ -50,7 +56,7 @@ pub fn last_hash_in_partition(
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
         .create()?;
-    let (low, high) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(10))?;
+    let (low, high) = crate::topic::watermarks(&consumer, topic, partition)?;
     if high <= low {
         return Ok(String::new());
     }
@@ -65,6 +71,8 @@ pub fn last_hash_in_partition(
     let mut last_hash = String::new();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
+        // The position, not the last record's offset, decides the end: transaction markers
+        // take offsets that no record is returned for.
         let position = consumer
             .position()?
             .find_partition(topic, partition)
@@ -94,27 +102,11 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use alpr_schemas::AuditAction;
-
-    fn event() -> AuditEvent {
-        AuditEvent {
-            event_id: uuid::Uuid::new_v4().to_string(),
-            actor: "detective-1".into(),
-            organisation_id: "spd".into(),
-            occurred_at: 1_636_934_400_000_000,
-            action: AuditAction::HoldPlaced,
-            case_number: Some("2021-123".into()),
-            purpose: Some("burglary".into()),
-            query: None,
-            result_count: Some(2),
-            previous_hash: String::new(),
-            hash: String::new(),
-        }
-    }
+    use crate::test_events::event;
 
     #[test]
     fn hash_covers_previous_hash_and_fields() {
-        let first = event();
+        let first = event("detective-1", 0);
         let base = event_hash(&first).unwrap();
         let mut chained = first.clone();
         chained.previous_hash = "ab".into();
@@ -125,5 +117,13 @@ mod tests {
         let mut with_hash = first.clone();
         with_hash.hash = base.clone();
         assert_eq!(event_hash(&with_hash).unwrap(), base, "hash ignores itself");
+    }
+
+    #[test]
+    fn hash_as_written_equals_hash_for_current_schema() {
+        let mut first = event("detective-1", 0);
+        first.hash = event_hash(&first).unwrap();
+        let bytes = encode(&first).unwrap();
+        assert_eq!(event_hash_as_written(&first, &bytes).unwrap(), first.hash);
     }
 }

@@ -123,15 +123,7 @@ impl TokenTable {
     }
 }
 
-/// Extracts the token from an `Authorization: Bearer …` header value.
-pub fn bearer_token(header: Option<&str>) -> Option<&str> {
-    let value = header?.trim();
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|token| !token.is_empty())
-}
+pub use alpr_registry::token::bearer_token;
 
 /// Extracts the token from an `Authorization` header of the vendor endpoints, which take
 /// `Bearer …` as well as `Token …`, the scheme Plate Recognizer's webhooks send.
@@ -241,14 +233,6 @@ mod tests {
             table.check(Some("alpr_camera_other"), "gate-1"),
             Access::Unauthenticated
         );
-    }
-
-    #[test]
-    fn bearer_scheme_is_case_insensitive() {
-        assert_eq!(bearer_token(Some("bearer abc")), Some("abc"));
-        assert_eq!(bearer_token(Some("Bearer  abc ")), Some("abc"));
-        assert_eq!(bearer_token(Some("Basic abc")), None);
-        assert_eq!(bearer_token(Some("Bearer")), None);
     }
 
     #[test]

@@ -49,6 +49,17 @@ pub fn hash_token(token: &str) -> String {
     format!("{digest:x}")
 }
 
+/// Extracts the token from an `Authorization: Bearer …` header value; the scheme is matched
+/// without regard to case, as HTTP schemes are.
+pub fn bearer_token(header: Option<&str>) -> Option<&str> {
+    let value = header?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +100,14 @@ mod tests {
             hash_token("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token(Some("bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(Some("Bearer  abc ")), Some("abc"));
+        assert_eq!(bearer_token(Some("Basic abc")), None);
+        assert_eq!(bearer_token(Some("Bearer")), None);
+        assert_eq!(bearer_token(None), None);
     }
 }

@@ -11,6 +11,7 @@ use alpr_matcher::MatcherSettings;
 use alpr_platform::KafkaSettings;
 use alpr_registry::RegistrySettings;
 use alpr_retention::RetentionSettings;
+use alpr_search::service::SearchServiceSettings;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -22,6 +23,7 @@ pub struct AppConfig {
     pub retention: RetentionSettings,
     /// Jurisdiction rules that `alpr admin grant add` checks.
     pub registry: RegistrySettings,
+    pub search: SearchServiceSettings,
     /// The image store, shared by ingest (which stores images) and retention (which deletes them).
     pub images: ImageSettings,
     pub log: LogSettings,

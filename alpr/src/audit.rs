@@ -1,7 +1,7 @@
 //! `alpr audit`: checking the audit trail's hash chains and printing the transparency report.
 
 use anyhow::{bail, Context};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::app_config::AppConfig;
@@ -48,16 +48,7 @@ pub struct ReportArgs {
 
 /// Parses a date as midnight UTC, or an RFC 3339 time with its offset.
 fn parse_time(value: &str) -> Result<DateTime<Utc>, String> {
-    let value = value.trim();
-    if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc());
-    }
-    DateTime::parse_from_rfc3339(value)
-        .map(|time| time.with_timezone(&Utc))
-        .map_err(|_| {
-            "expected a date such as 2026-11-01 or an RFC 3339 time such as 2026-11-01T08:00:00Z"
-                .to_string()
-        })
+    alpr_audit::parse_report_time(value).map_err(|error| error.to_string())
 }
 
 /// Runs one `alpr audit` command and prints its result.

@@ -49,6 +49,9 @@ pub enum Command {
     Matcher,
     /// Delete reads past their retention period, except held ones; `report` prints the purge log.
     Retention(crate::retention::RetentionArgs),
+    /// Index the reads and serve the investigators' search API: case-bound, scoped by the
+    /// registry's sharing grants, and recorded in the audit log.
+    Search,
     /// Place, release and list evidence holds, which keep reads past their retention period.
     #[command(subcommand)]
     Holds(crate::retention::HoldsCommand),
@@ -148,6 +151,7 @@ pub async fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Holds(command) => crate::retention::execute_holds(&config, command).await,
         Command::Admin(command) => crate::admin::execute_admin(&config, command).await,
+        Command::Search => crate::search::run_search(config, shutdown).await,
         Command::Audit(command) => crate::audit::execute_audit(&config, command).await,
         Command::CreateTopics => {
             alpr_platform::ensure_topics(&config.kafka).await?;

@@ -100,7 +100,10 @@ pub async fn run_components(
 /// Runs one component beside the admin server until the component ends. `start` receives the
 /// readiness flag the admin server reports; the admin server stops only after the component, so
 /// probes and scrapes see the shutdown happen.
-pub async fn run_with_admin<F, Fut>(admin_listen: std::net::SocketAddr, start: F) -> anyhow::Result<()>
+pub async fn run_with_admin<F, Fut>(
+    admin_listen: std::net::SocketAddr,
+    start: F,
+) -> anyhow::Result<()>
 where
     F: FnOnce(Readiness) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,

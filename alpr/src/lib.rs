@@ -11,3 +11,4 @@ pub mod demo;
 pub mod generator;
 pub mod local_kafka;
 pub mod retention;
+pub mod search;

@@ -36,6 +36,10 @@ fn kubernetes_configs_load() {
             "{relative}: retention.purge_log"
         );
         assert!(
+            config.search.index.index_dir.is_absolute(),
+            "{relative}: search.index.index_dir"
+        );
+        assert!(
             config.images.location.starts_with('/') || config.images.location.starts_with("s3://"),
             "{relative}: images.location {}",
             config.images.location

@@ -25,7 +25,7 @@ mod writer;
 
 pub use chain::{event_hash, event_hash_as_written, last_hash_in_partition};
 pub use error::AuditError;
-pub use report::{report, TransparencyReport};
+pub use report::{parse_report_time, report, InvalidReportTime, TransparencyReport};
 pub use verify::{
     verify, verify_chain, BadEvent, ChainCheck, ChainProblem, PartitionCheck, VerifyReport,
 };

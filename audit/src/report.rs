@@ -18,6 +18,22 @@ const NO_PURPOSE: &str = "(no purpose given)";
 /// Key under which events without an organisation are counted.
 const NO_ORGANISATION: &str = "(no organisation)";
 
+/// A report period bound that is neither a date nor an RFC 3339 time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a date such as 2026-11-01 or an RFC 3339 time such as 2026-11-01T08:00:00Z")]
+pub struct InvalidReportTime;
+
+/// Parses a bound of a report period: a date (midnight UTC) or an RFC 3339 time.
+pub fn parse_report_time(value: &str) -> Result<DateTime<Utc>, InvalidReportTime> {
+    let value = value.trim();
+    if let Ok(date) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        return Ok(date.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    DateTime::parse_from_rfc3339(value)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|_| InvalidReportTime)
+}
+
 /// Totals of the audit events that occurred in `[from, to)`, as an agency publishes them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TransparencyReport {

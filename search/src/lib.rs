@@ -3,6 +3,8 @@
 //!
 //! - [`index`] contains the schema and the index, whose commits carry the consumed offsets.
 //! - [`follower`] consumes the reads topic into the index: reads are added, tombstones delete.
+//! - [`service`] is `alpr search`: the HTTP API investigators call, bound to a case, scoped by
+//!   the registry's sharing grants and recorded in the audit log.
 //! - [`SearchHandle`] runs [`SearchRequest`]s (plate patterns, vehicle, region, time, place,
 //!   reads or distinct plates) and [`MultiPlaceRequest`]s, always inside a caller's [`Scope`].
 //!
@@ -33,6 +35,8 @@ mod metrics;
 pub mod pattern;
 pub mod query;
 mod search;
+#[cfg(feature = "service")]
+pub mod service;
 pub mod synthetic;
 
 #[cfg(feature = "kafka")]

@@ -221,8 +221,7 @@ impl SearchHandle {
         request.cursor = None;
         let mut reads = Vec::new();
         while let SearchResponse::Reads(page) = self.search(&request, scope)? {
-            if page.total_matches > max_reads as u64 || reads.len() + page.reads.len() > max_reads
-            {
+            if page.total_matches > max_reads as u64 || reads.len() + page.reads.len() > max_reads {
                 return Ok(None);
             }
             reads.extend(page.reads);

@@ -132,6 +132,8 @@ pub async fn execute_holds(config: &AppConfig, command: HoldsCommand) -> anyhow:
                 placed_by,
                 read_ids,
                 review_at: None,
+                organisation_id: None,
+                purpose: None,
             };
             let hold =
                 holds::place_hold(&config.kafka, &ReadLookup::Http { base_url }, request, now)

@@ -80,6 +80,8 @@ async fn seattle_week_leaves_only_held_reads() {
             placed_by: "detective".into(),
             read_ids: read_ids.to_vec(),
             review_at: None,
+            organisation_id: None,
+            purpose: None,
         };
         place_hold(&kafka, &lookup, request, chrono::Utc::now())
             .await

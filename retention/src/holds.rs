@@ -128,6 +128,11 @@ pub struct HoldRequest {
     pub placed_by: String,
     pub read_ids: Vec<String>,
     pub review_at: Option<DateTime<Utc>>,
+    /// Organisation of the user, for the audit event. Without it (the command line has no
+    /// logged-in user), the event names the organisations that own the reads.
+    pub organisation_id: Option<String>,
+    /// Purpose of the search the hold came from, for the audit event; without it, the reason.
+    pub purpose: Option<String>,
 }
 
 fn require_text(field: &'static str, value: &str) -> Result<(), HoldError> {
@@ -203,11 +208,14 @@ pub async fn place_hold(
     let audit = AuditEvent {
         event_id: uuid::Uuid::new_v4().to_string(),
         actor: hold.placed_by.clone(),
-        organisation_id: organisations.into_iter().collect::<Vec<_>>().join(","),
+        organisation_id: request
+            .organisation_id
+            .clone()
+            .unwrap_or_else(|| organisations.into_iter().collect::<Vec<_>>().join(",")),
         occurred_at: hold.placed_at,
         action: AuditAction::HoldPlaced,
         case_number: Some(hold.case_number.clone()),
-        purpose: Some(hold.reason.clone()),
+        purpose: Some(request.purpose.clone().unwrap_or_else(|| hold.reason.clone())),
         query: Some(
             serde_json::json!({"hold_id": hold.hold_id, "read_ids": hold.read_ids}).to_string(),
         ),

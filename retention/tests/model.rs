@@ -179,6 +179,8 @@ async fn run_model(seed: u64, steps: usize) {
                     placed_by: "model".into(),
                     read_ids: read_ids.clone(),
                     review_at: None,
+                    organisation_id: None,
+                    purpose: None,
                 };
                 let hold = place_hold(&kafka, &lookup, request, clock()).await.unwrap();
                 model
@@ -205,6 +207,8 @@ async fn run_model(seed: u64, steps: usize) {
                     placed_by: "model".into(),
                     read_ids: vec![read_id.clone()],
                     review_at: None,
+                    organisation_id: None,
+                    purpose: None,
                 };
                 match place_hold(&kafka, &lookup, request, clock()).await {
                     Err(HoldError::UnknownReads { read_ids }) => assert_eq!(read_ids, [read_id]),

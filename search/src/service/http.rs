@@ -323,6 +323,8 @@ async fn hold(
         placed_by: principal.user_id.clone(),
         read_ids,
         review_at,
+        organisation_id: Some(principal.organisation_id.clone()),
+        purpose: Some(body.case.purpose.clone()),
     };
     let lookup = ReadLookup::Http {
         base_url: state.settings.retention_url.clone(),

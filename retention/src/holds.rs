@@ -215,7 +215,12 @@ pub async fn place_hold(
         occurred_at: hold.placed_at,
         action: AuditAction::HoldPlaced,
         case_number: Some(hold.case_number.clone()),
-        purpose: Some(request.purpose.clone().unwrap_or_else(|| hold.reason.clone())),
+        purpose: Some(
+            request
+                .purpose
+                .clone()
+                .unwrap_or_else(|| hold.reason.clone()),
+        ),
         query: Some(
             serde_json::json!({"hold_id": hold.hold_id, "read_ids": hold.read_ids}).to_string(),
         ),

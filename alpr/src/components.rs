@@ -1,7 +1,5 @@
 //! Running ingest and the matcher, alone or together in one process, with the admin server.
 
-use std::sync::Arc;
-
 use anyhow::Context;
 use tokio::task::JoinSet;
 
@@ -41,7 +39,7 @@ pub async fn run_components(
                 settings,
                 kafka,
                 listener,
-                Arc::new(chrono::Utc::now),
+                alpr_platform::system_clock(),
                 Some(images),
                 stop,
             )
@@ -58,7 +56,7 @@ pub async fn run_components(
             readiness.clone(),
         );
         tasks.spawn(async move {
-            alpr_matcher::run(settings, kafka, Arc::new(chrono::Utc::now), ready, stop)
+            alpr_matcher::run(settings, kafka, alpr_platform::system_clock(), ready, stop)
                 .await
                 .context("matcher")?;
             Ok("matcher")

@@ -377,7 +377,7 @@ async fn start_demo_components(
             ingest_settings,
             kafka,
             listener,
-            Arc::new(chrono::Utc::now),
+            alpr_platform::system_clock(),
             None,
             stop,
         )
@@ -391,7 +391,7 @@ async fn start_demo_components(
         readiness.clone(),
     );
     tasks.push(tokio::spawn(async move {
-        alpr_matcher::run(settings, kafka, Arc::new(chrono::Utc::now), ready, stop)
+        alpr_matcher::run(settings, kafka, alpr_platform::system_clock(), ready, stop)
             .await
             .context("matcher")
     }));

@@ -2,7 +2,6 @@
 //! report, and the evidence hold commands.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
@@ -102,7 +101,7 @@ async fn run_worker(config: AppConfig, shutdown: ShutdownToken) -> anyhow::Resul
             config.retention,
             config.kafka,
             api_listener,
-            Arc::new(chrono::Utc::now),
+            alpr_platform::system_clock(),
             images,
             readiness,
             shutdown,

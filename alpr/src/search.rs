@@ -1,7 +1,5 @@
 //! `alpr search`: the read index and the investigators' API, with the admin server.
 
-use std::sync::Arc;
-
 use anyhow::Context;
 
 use alpr_platform::ShutdownToken;
@@ -27,7 +25,7 @@ pub async fn run_search(config: AppConfig, shutdown: ShutdownToken) -> anyhow::R
             limits,
             config.kafka,
             api_listener,
-            Arc::new(chrono::Utc::now),
+            alpr_platform::system_clock(),
             readiness,
             shutdown,
         )

@@ -17,7 +17,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
@@ -86,8 +85,7 @@ impl Default for IngestSettings {
 /// How long ingest waits at start for the registry to load before it serves anyway.
 const REGISTRY_LOAD_WAIT: Duration = Duration::from_secs(10);
 
-/// Source of the current time; a parameter so tests can move the clock.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+pub use alpr_platform::Clock;
 
 /// State shared by the HTTP handlers.
 pub struct IngestState {

@@ -16,10 +16,8 @@ pub mod suppression;
 mod test_support;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use alpr_platform::{KafkaSettings, Readiness, ShutdownToken};
@@ -97,8 +95,7 @@ impl Default for MatcherSettings {
     }
 }
 
-/// Source of the current time; a parameter so tests can move the clock.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+pub use alpr_platform::Clock;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MatcherError {

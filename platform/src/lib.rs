@@ -3,6 +3,7 @@
 //! `/readyz`), shutdown signalling and tracing set-up.
 
 pub mod admin;
+pub mod clock;
 pub mod config;
 pub mod consumer_lag;
 pub mod kafka;
@@ -14,6 +15,7 @@ pub mod telemetry;
 pub mod testkit;
 
 pub use admin::{serve_admin, Readiness};
+pub use clock::{system_clock, Clock};
 pub use config::{load_config, ConfigError};
 pub use kafka::{ensure_topics, KafkaSettings, TopicNames};
 pub use partition::partition_for_key;

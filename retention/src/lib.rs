@@ -30,9 +30,7 @@ pub mod worker;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use alpr_images::ImageStore;
@@ -42,8 +40,7 @@ pub use policy::RetentionPolicy;
 pub use store::{RetentionStore, StoreError};
 pub use worker::{RetentionWorker, SweepOutcome, SweepReport, WorkerError};
 
-/// Source of the current time; a parameter so tests can move the clock by weeks.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+pub use alpr_platform::Clock;
 
 /// Settings of the retention worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

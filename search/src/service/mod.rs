@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
@@ -30,8 +29,7 @@ use crate::service::http::{router, ServiceState};
 /// How long start-up waits for the registry: without it no token is known.
 const REGISTRY_LOAD_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The clock the service stamps audit events and holds with; tests pass a fixed one.
-pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+pub use alpr_platform::Clock;
 
 /// Settings of the search service, the `[search]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

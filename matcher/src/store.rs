@@ -227,6 +227,8 @@ impl HotlistStore {
         // update in the same batch.
         let mut changes: Vec<IndexChange<'_>> = Vec::new();
         let mut next_offsets: HashMap<i32, i64> = HashMap::new();
+        // Entry writes, put into the batch in key order below. `None` deletes the entry.
+        let mut entry_writes: Vec<(&[u8], Option<&[u8]>)> = Vec::with_capacity(records.len());
 
         for record in records {
             next_offsets.insert(record.partition, record.offset + 1);
@@ -245,7 +247,7 @@ impl HotlistStore {
             }
             match &record.payload {
                 None => {
-                    batch.delete_cf(self.family(ENTRIES), &record.key);
+                    entry_writes.push((&record.key, None));
                     changes.push(IndexChange::RemoveEntry(key));
                     summary.removed += 1;
                 }
@@ -262,7 +264,7 @@ impl HotlistStore {
                                 }
                             },
                         };
-                        batch.put_cf(self.family(ENTRIES), &record.key, payload);
+                        entry_writes.push((&record.key, Some(payload)));
                         changes.push(change);
                         summary.upserted += 1;
                     }
@@ -271,6 +273,18 @@ impl HotlistStore {
                         summary.undecodable += 1;
                     }
                 },
+            }
+        }
+        // RocksDB's memtable is a skip list that starts each insert from where the previous one
+        // ended. Keys in ascending order therefore cost a few steps each, where random entry ids
+        // cost a full search, which took a quarter of a 10 M-entry load's CPU time. The sort is
+        // stable, so two writes of one key keep their record order.
+        entry_writes.sort_by_key(|(key, _)| *key);
+        let entries = self.family(ENTRIES);
+        for (key, payload) in entry_writes {
+            match payload {
+                Some(payload) => batch.put_cf(entries, key, payload),
+                None => batch.delete_cf(entries, key),
             }
         }
         for (partition, offset) in next_offsets {

@@ -199,3 +199,44 @@ fn import_record_under_another_lists_key_is_skipped() {
     assert_eq!(store.list_imported_at("WA-STATE"), None);
     assert_eq!(store.list_imported_at("NCIC"), None);
 }
+
+#[test]
+fn batch_keeps_record_order_per_key() {
+    let folder = tempfile::tempdir().unwrap();
+    let first = entry(WILDCARD, "7AB*", MatchPolicy::Exact);
+    let removed = entry(TOLERANT, "1291164", MatchPolicy::Exact);
+    let updated = entry(EXACT, "9XYZ000", MatchPolicy::Exact);
+    let mut earlier_update = updated.clone();
+    earlier_update.plate = "9XYZ111".into();
+    {
+        let store = HotlistStore::open(folder.path()).unwrap();
+        // The store writes a batch in key order; each key's writes must still apply in record
+        // order, so the tombstone removes its entry and the later update wins.
+        let tombstone = HotlistRecord {
+            partition: 0,
+            offset: 3,
+            key: TOLERANT.as_bytes().to_vec(),
+            payload: None,
+        };
+        store
+            .apply(&[
+                record(0, &first),
+                record(1, &removed),
+                record(2, &earlier_update),
+                tombstone,
+                record(4, &updated),
+            ])
+            .unwrap();
+        store.flush().unwrap();
+    }
+
+    // Reopening rebuilds the index from RocksDB, so this checks the stored writes.
+    let store = HotlistStore::open(folder.path()).unwrap();
+    assert_eq!(store.entry_count(), 2);
+    assert!(kinds(&store, "1291164").is_empty());
+    assert!(kinds(&store, "9XYZ111").is_empty());
+    assert_eq!(
+        kinds(&store, "9XYZ000"),
+        vec![(EXACT.into(), MatchKind::Exact)]
+    );
+}

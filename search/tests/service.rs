@@ -264,7 +264,7 @@ impl Service {
     }
 }
 
-/// The window of the test's reads.
+/// Returns the window of the test's reads.
 fn day_window() -> Value {
     json!({
         "from": from_micros(CAPTURED_MICROS - 60 * MINUTE_MICROS),

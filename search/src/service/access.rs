@@ -21,7 +21,7 @@ pub struct Principal {
     pub scope: Scope,
 }
 
-/// What a request does, for the role check.
+/// Action a request performs, for the role check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
     /// Search, export and hold reads.

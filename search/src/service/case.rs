@@ -23,7 +23,7 @@ pub struct CaseContext {
     pub purpose: String,
 }
 
-/// Longest case number accepted; agencies' numbers are short, and the value is logged and audited.
+/// Maximum case number length. Agencies' numbers are short, and the value is logged and audited.
 const MAX_CASE_NUMBER_LENGTH: usize = 64;
 
 impl CaseFields {

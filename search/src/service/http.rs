@@ -6,8 +6,8 @@
 //! - `POST /v1/holds`: an evidence hold on reads found by a search.
 //! - `GET /v1/audit/report?from=…&to=…` and `GET /v1/audit/verify`: for auditors.
 //!
-//! Each search, export and hold is answered only after its audit event is on the audit topic: a
-//! search whose event cannot be written is refused with 503, never answered unrecorded.
+//! The response to each search, export and hold is sent only after its audit event is on the audit topic: a
+//! search whose event cannot be written gets 503 and no results.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -207,7 +207,7 @@ async fn export(
     if request.mode != SearchMode::Reads {
         return Err(ApiError::bad_request(
             "query.mode",
-            "an export holds reads; leave mode out or set it to \"reads\"",
+            "an export contains reads; leave mode out or set it to \"reads\"",
         ));
     }
     check_place_in_scope(
@@ -216,7 +216,7 @@ async fn export(
         "query.place",
         request.place.as_ref(),
     )?;
-    // The export holds the whole result set, so it starts at the first read and pages through.
+    // The export contains the whole result set, so it starts at the first read and pages through.
     request.cursor = None;
     request.page_size = state.handle.limits().max_page_size;
     let max_reads = state.settings.max_export_reads;
@@ -437,7 +437,7 @@ fn audit_unavailable(error: AuditError) -> ApiError {
     ApiError::unavailable(format!("the audit log cannot be read: {error}"))
 }
 
-/// Writes the audit event of a search, export or hold, answering 503 when it cannot.
+/// Writes the audit event of a search, export or hold, and returns a 503 error when it cannot.
 async fn record(
     state: &ServiceState,
     principal: &Principal,
@@ -472,7 +472,7 @@ async fn record(
             Ok(())
         }
         Err(error) => {
-            tracing::error!(%error, "cannot write the audit event; the request is refused");
+            tracing::error!(%error, user = %principal.user_id, case_number = %case.case_number, action = ?action, "failed to write the audit event; request rejected with 503");
             Err(ApiError::unavailable(
                 "the audit event cannot be written, so the results are withheld; try again",
             ))

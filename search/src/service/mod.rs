@@ -42,7 +42,7 @@ pub struct SearchServiceSettings {
     /// Purposes a search may state. The transparency report counts searches by purpose, so an
     /// agency lists the ones its policy allows.
     pub purposes: Vec<String>,
-    /// Longest time window of a search, in days: the retention period, because older reads are
+    /// Maximum time window of a search, in days: the retention period, because older reads are
     /// deleted anyway.
     pub max_window_days: u32,
     /// Largest page a search may ask for.
@@ -173,7 +173,7 @@ pub async fn run(
     outcome
 }
 
-/// What [`serve`] builds the service from.
+/// Inputs that [`serve`] builds the service from.
 struct Parts {
     settings: SearchServiceSettings,
     limits: SearchLimits,

@@ -56,7 +56,7 @@ pub fn last_hash_in_partition(
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed")
         .create()?;
-    let (low, high) = crate::topic::watermarks(&consumer, topic, partition)?;
+    let (low, high) = alpr_platform::kafka::watermarks(consumer.client(), topic, partition)?;
     if high <= low {
         return Ok(String::new());
     }

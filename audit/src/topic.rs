@@ -4,47 +4,16 @@ use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
-use alpr_platform::kafka::partition_count;
+use alpr_platform::kafka::{partition_count, watermarks};
 use alpr_platform::KafkaSettings;
 
 use crate::AuditError;
 
 /// Maximum wait for the next record of a partition that has not reached its end.
 const STALL_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Maximum wait for a partition to get a leader, which a new topic may lack for a moment.
-const LEADER_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Returns the low and high watermarks of a partition, retrying while the partition has no
-/// leader yet.
-pub(crate) fn watermarks(
-    consumer: &BaseConsumer,
-    topic: &str,
-    partition: i32,
-) -> Result<(i64, i64), KafkaError> {
-    let deadline = Instant::now() + LEADER_TIMEOUT;
-    loop {
-        match consumer.fetch_watermarks(topic, partition, Duration::from_secs(10)) {
-            Err(error)
-                if matches!(
-                    error.rdkafka_error_code(),
-                    Some(
-                        RDKafkaErrorCode::NotLeaderForPartition
-                            | RDKafkaErrorCode::LeaderNotAvailable
-                    )
-                ) && Instant::now() < deadline =>
-            {
-                tracing::debug!(topic, partition, %error, "partition has no leader yet, retrying");
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            result => return result,
-        }
-    }
-}
 
 /// A consumer of the audit topic that assigns itself partitions without joining a group, so it
 /// never moves another reader's offsets.
@@ -87,7 +56,7 @@ impl AuditTopicReader {
         partition: i32,
         mut visit: impl FnMut(i64, Option<&[u8]>) -> ControlFlow<()>,
     ) -> Result<(), AuditError> {
-        let (low, high) = watermarks(&self.consumer, &self.topic, partition)?;
+        let (low, high) = watermarks(self.consumer.client(), &self.topic, partition)?;
         if high <= low {
             return Ok(());
         }

@@ -7,7 +7,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use tokio::sync::Mutex;
 
-use alpr_platform::kafka::partition_count;
+use alpr_platform::kafka::{partition_count, watermarks};
 use alpr_platform::{partition_for_key, KafkaSettings};
 use alpr_schemas::{encode, AuditEvent};
 
@@ -144,11 +144,7 @@ impl WriterState {
         tail: Option<&ChainTail>,
     ) -> Result<String, AuditError> {
         if let Some(tail) = tail {
-            let (_, high) = self.producer.client().fetch_watermarks(
-                &self.topic,
-                partition,
-                Duration::from_secs(10),
-            )?;
+            let (_, high) = watermarks(self.producer.client(), &self.topic, partition)?;
             if high == tail.next_offset {
                 return Ok(tail.hash.clone());
             }

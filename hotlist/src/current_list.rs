@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use alpr_platform::kafka::partition_count;
+use alpr_platform::kafka::{partition_count, watermarks};
 use alpr_platform::KafkaSettings;
 use alpr_schemas::{HotlistEntry, HotlistImport};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -19,8 +19,6 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::error::ImportError;
 
-/// Bound on each metadata and watermark request to the broker.
-const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one `poll` waits for a record.
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// How long the reader waits without any record or end-of-partition event before giving up.
@@ -80,9 +78,8 @@ fn read_current_list_blocking(
     let mut end_offsets: HashMap<i32, i64> = HashMap::new();
     let mut assignment = TopicPartitionList::new();
     for partition in 0..partitions {
-        let (low, high) = retry_while_settling("fetch hotlist topic offsets", || {
-            consumer.fetch_watermarks(&topic, partition, METADATA_TIMEOUT)
-        })?;
+        let (low, high) = watermarks(consumer.client(), &topic, partition)
+            .map_err(kafka_error("fetch hotlist topic offsets"))?;
         if high > low {
             end_offsets.insert(partition, high);
             assignment

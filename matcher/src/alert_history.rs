@@ -10,6 +10,7 @@ use rdkafka::message::Message;
 use rdkafka::ClientContext;
 use rdkafka::{Offset, TopicPartitionList};
 
+use alpr_platform::kafka::watermarks;
 use alpr_platform::KafkaSettings;
 use alpr_schemas::{decode, Alert};
 
@@ -78,7 +79,7 @@ pub fn committed_alerts_since(
         let Offset::Offset(start) = element.offset() else {
             continue;
         };
-        let (_, high) = consumer.fetch_watermarks(&topic, element.partition(), REQUEST_TIMEOUT)?;
+        let (_, high) = watermarks(consumer.client(), &topic, element.partition())?;
         if start < high {
             assignment.add_partition_offset(&topic, element.partition(), Offset::Offset(start))?;
             ends.insert(element.partition(), high);

@@ -14,6 +14,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
+use alpr_platform::kafka::watermarks;
 use alpr_platform::{KafkaSettings, ShutdownToken};
 
 use crate::store::{HotlistRecord, HotlistStore, StoreError};
@@ -90,9 +91,7 @@ impl HotlistFollower {
         let mut ends = HashMap::new();
         let mut behind = 0;
         for (&partition, &position) in &self.positions {
-            let (low, high) =
-                self.consumer
-                    .fetch_watermarks(&self.topic, partition, Duration::from_secs(10))?;
+            let (low, high) = watermarks(self.consumer.client(), &self.topic, partition)?;
             ends.insert(partition, high);
             behind += (high - position.max(low)).max(0);
         }

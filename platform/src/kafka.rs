@@ -248,6 +248,40 @@ fn wait_for_leaders(client_config: &ClientConfig, topics: &[String]) -> Result<(
     Ok(())
 }
 
+/// How long [`watermarks`] keeps retrying while a partition has no leader.
+const LEADER_WAIT: Duration = Duration::from_secs(15);
+
+/// Returns the low and high watermarks of one partition. Blocks the calling thread.
+///
+/// For a moment after a topic is created, or while its leader moves, the broker returns
+/// "not leader" even though the metadata already names a leader. Such errors are retried for
+/// up to 15 seconds instead of failing the caller.
+pub fn watermarks(
+    client: &rdkafka::client::Client<impl rdkafka::client::ClientContext>,
+    topic: &str,
+    partition: i32,
+) -> Result<(i64, i64), KafkaError> {
+    let deadline = std::time::Instant::now() + LEADER_WAIT;
+    loop {
+        match client.fetch_watermarks(topic, partition, Duration::from_secs(10)) {
+            Err(error) if is_leader_moving(&error) && std::time::Instant::now() < deadline => {
+                tracing::debug!(topic, partition, %error, "partition has no leader yet, retrying");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Returns whether `error` means the partition's leader is still changing, so the request may
+/// succeed when repeated.
+pub fn is_leader_moving(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::NotLeaderForPartition | RDKafkaErrorCode::LeaderNotAvailable)
+    )
+}
+
 /// Returns the number of partitions of `topic`, asking the broker. Blocks the calling thread,
 /// so async callers run it in `spawn_blocking`.
 pub fn partition_count(

@@ -79,8 +79,7 @@ fn read_topic_blocking(settings: &KafkaSettings, topic: &str) -> Vec<TestRecord>
     let mut assignment = TopicPartitionList::new();
     let mut ends = HashMap::new();
     for &partition in &partitions {
-        let (_, high) = consumer
-            .fetch_watermarks(topic, partition, Duration::from_secs(10))
+        let (_, high) = crate::kafka::watermarks(consumer.client(), topic, partition)
             .expect("fetch watermarks");
         ends.insert(partition, high);
         assignment

@@ -12,6 +12,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
+use alpr_platform::kafka::watermarks;
 use alpr_platform::{KafkaSettings, ShutdownToken};
 
 use crate::{Registry, RegistryError};
@@ -264,7 +265,7 @@ fn read_to_end(
     // The high watermark is the offset the next record will get, so the end is reached when the
     // consumer's position (the next offset it will read) is at least that.
     let deadline = Instant::now() + LOAD_TIMEOUT;
-    let (start, end) = fetch_watermarks(consumer, topic, deadline)?;
+    let (start, end) = watermarks(consumer.client(), topic, REGISTRY_PARTITION)?;
     loop {
         let position = consumer
             .position()?
@@ -290,31 +291,4 @@ fn read_to_end(
             None => {}
         }
     }
-}
-
-/// Returns the low and high watermarks of the registry partition. For a few seconds after a
-/// topic is created, or while its leader moves, the broker returns "not leader". Those errors
-/// are retried until `deadline`.
-fn fetch_watermarks(
-    consumer: &BaseConsumer,
-    topic: &str,
-    deadline: Instant,
-) -> Result<(i64, i64), RegistryError> {
-    loop {
-        match consumer.fetch_watermarks(topic, REGISTRY_PARTITION, Duration::from_secs(10)) {
-            Ok(watermarks) => return Ok(watermarks),
-            Err(error) if is_leader_moving(&error) && Instant::now() < deadline => {
-                tracing::debug!(%topic, %error, "registry partition has no leader yet, retrying");
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            Err(error) => return Err(error.into()),
-        }
-    }
-}
-
-fn is_leader_moving(error: &KafkaError) -> bool {
-    matches!(
-        error.rdkafka_error_code(),
-        Some(RDKafkaErrorCode::NotLeaderForPartition | RDKafkaErrorCode::LeaderNotAvailable)
-    )
 }

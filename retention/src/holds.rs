@@ -21,7 +21,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use alpr_audit::{event_hash, last_hash_in_partition};
-use alpr_platform::kafka::partition_count;
+use alpr_platform::kafka::{partition_count, watermarks};
 use alpr_platform::{partition_for_key, KafkaSettings};
 use alpr_schemas::{decode, encode, AuditAction, AuditEvent, CodecError, EvidenceHold};
 
@@ -323,7 +323,7 @@ fn read_holds_topic(kafka: &KafkaSettings) -> Result<BTreeMap<String, EvidenceHo
     let mut assignment = TopicPartitionList::new();
     let mut ends = HashMap::new();
     for partition in 0..count {
-        let (_, high) = consumer.fetch_watermarks(&topic, partition, Duration::from_secs(10))?;
+        let (_, high) = watermarks(consumer.client(), &topic, partition)?;
         ends.insert(partition, high);
         assignment.add_partition_offset(&topic, partition, Offset::Beginning)?;
     }

@@ -16,6 +16,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use alpr_audit::{AuditError, AuditWriter};
 use alpr_images::ImageStore;
+use alpr_platform::kafka::watermarks;
 use alpr_platform::{KafkaSettings, ShutdownToken};
 use alpr_schemas::{AuditAction, AuditEvent};
 
@@ -191,11 +192,7 @@ impl RetentionWorker {
     pub fn catch_up(&mut self) -> Result<usize, WorkerError> {
         let mut ends = HashMap::new();
         for (&(kind, partition), &applied) in &self.positions {
-            let (_, high) = self.consumer.fetch_watermarks(
-                self.topic_name(kind),
-                partition,
-                Duration::from_secs(10),
-            )?;
+            let (_, high) = watermarks(self.consumer.client(), self.topic_name(kind), partition)?;
             ends.insert((kind, partition), high);
             CONSUMER_LAG
                 .with_label_values(&[kind_label(kind), &partition.to_string()])

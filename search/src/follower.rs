@@ -20,6 +20,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 
+use alpr_platform::kafka::watermarks;
 use alpr_platform::{KafkaSettings, ShutdownToken};
 use alpr_schemas::{decode, CameraRead};
 
@@ -147,9 +148,7 @@ impl ReadsFollower {
     pub fn catch_up(&mut self) -> Result<usize, FollowerError> {
         let mut ends = HashMap::new();
         for &partition in self.positions.keys() {
-            let (_, high) =
-                self.consumer
-                    .fetch_watermarks(&self.topic, partition, Duration::from_secs(10))?;
+            let (_, high) = watermarks(self.consumer.client(), &self.topic, partition)?;
             ends.insert(partition, high);
         }
         let timeout = Duration::from_secs(self.settings.catch_up_timeout_seconds);

@@ -13,6 +13,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use alpr::app_config::AppConfig;
 use alpr_ingest::{CameraToken, IngestSettings, PublisherLimits, ReadPublisher};
 use alpr_matcher::{Delivery, MatcherSettings};
+use alpr_platform::kafka::watermarks;
 use alpr_platform::{KafkaSettings, ShutdownToken};
 use alpr_schemas::{decode, Alert, CameraRead};
 
@@ -289,8 +290,7 @@ async fn count_alerts(kafka: &KafkaSettings) -> anyhow::Result<usize> {
             .iter()
             .flat_map(|topic| topic.partitions())
         {
-            let (_, high) =
-                consumer.fetch_watermarks(&topic, partition.id(), Duration::from_secs(10))?;
+            let (_, high) = watermarks(consumer.client(), &topic, partition.id())?;
             ends.push((partition.id(), high));
             assignment.add_partition_offset(&topic, partition.id(), Offset::Beginning)?;
         }

@@ -24,12 +24,6 @@ use crate::store::{HotlistRecord, HotlistStore, StoreError};
 /// memtable, which makes a first load of millions of entries cheaper.
 const MAX_BATCH: usize = 20_000;
 
-/// How long librdkafka waits before fetching again for a partition whose local queue is full.
-/// Its default of one second (librdkafka 2.x, `CONFIGURATION.md`) left a 10 M-entry load idle two thirds of the time: the follower
-/// emptied the queue well within the second, then waited for the next fetch. With 10 ms the
-/// load took 24 s instead of 77 s on the benchmark machine.
-const FETCH_QUEUE_BACKOFF_MS: &str = "10";
-
 #[derive(Debug, thiserror::Error)]
 pub enum FollowError {
     #[error("kafka: {0}")]
@@ -54,14 +48,13 @@ impl HotlistFollower {
     pub fn connect(kafka: &KafkaSettings, store: HotlistStore) -> Result<Self, FollowError> {
         let topic = kafka.topics().hotlist;
         let consumer: BaseConsumer = kafka
-            .client_config()
+            .consumer_config()
             .set(
                 "group.id",
                 format!("{}alpr-matcher-hotlist", kafka.topic_prefix),
             )
             .set("enable.auto.commit", "false")
             .set("isolation.level", "read_committed")
-            .set("fetch.queue.backoff.ms", FETCH_QUEUE_BACKOFF_MS)
             .create()?;
         let partition_count = alpr_platform::kafka::partition_count(consumer.client(), &topic)?;
         let stored = store.stored_offsets()?;

@@ -149,7 +149,7 @@ impl ReadsLoop {
         let group_id = format!("{}{}", kafka.topic_prefix, settings.group_id);
         let assignment_changed = Arc::new(AtomicBool::new(true));
         let consumer: ReadsConsumer = kafka
-            .client_config()
+            .consumer_config()
             .set("group.id", &group_id)
             // Static membership: a restarted instance takes its partitions back at once
             // instead of waiting for the group to time its predecessor out.

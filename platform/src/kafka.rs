@@ -60,6 +60,20 @@ impl KafkaSettings {
         config
     }
 
+    /// Returns [`Self::client_config`] with the settings every consumer that drains a topic in
+    /// bulk needs.
+    ///
+    /// librdkafka stops fetching for a partition whose local queue is full and then waits
+    /// `fetch.queue.backoff.ms`, one second by default in librdkafka 2.x, before fetching again.
+    /// alpr's consumers empty that queue in far less than a second, so with the default they sat
+    /// idle: a 10 M-entry hotlist load was idle two thirds of the time and took 77 s instead of
+    /// 26 s, and a matcher catching up on 300,000 reads stalled a second at random.
+    pub fn consumer_config(&self) -> ClientConfig {
+        let mut config = self.client_config();
+        config.set("fetch.queue.backoff.ms", "10");
+        config
+    }
+
     pub fn topics(&self) -> TopicNames {
         TopicNames::with_prefix(&self.topic_prefix)
     }

@@ -122,7 +122,7 @@ impl RetentionWorker {
         let purge_log = PurgeLog::open(&settings.purge_log)?;
         let topics = kafka.topics();
         let consumer: BaseConsumer = kafka
-            .client_config()
+            .consumer_config()
             .set("group.id", format!("{}alpr-retention", kafka.topic_prefix))
             .set("enable.auto.commit", "false")
             // Holds are written in transactions together with their audit event.

@@ -98,7 +98,7 @@ impl ReadsFollower {
         let topic = kafka.topics().reads;
         let stored = index.stored_offsets(&topic)?;
         let consumer: BaseConsumer = kafka
-            .client_config()
+            .consumer_config()
             .set("group.id", format!("{}alpr-search", kafka.topic_prefix))
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")

@@ -176,7 +176,7 @@ pub async fn publish_direct(
 /// consumer is, and returns its rate from the first record to the last.
 pub async fn drain_bare(kafka: &KafkaSettings, expected: usize) -> anyhow::Result<Throughput> {
     let consumer: StreamConsumer = kafka
-        .client_config()
+        .consumer_config()
         .set("group.id", format!("{}bench-bare", kafka.topic_prefix))
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")

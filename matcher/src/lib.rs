@@ -41,8 +41,10 @@ pub struct MatcherSettings {
     pub instance_id: String,
     /// Most reads handled and committed in one transaction.
     pub batch_max_reads: usize,
-    /// Maximum time a transaction collects reads once it has its first, in milliseconds. Adds
-    /// at most this much to capture-to-alert latency.
+    /// Period of the matcher's commits, in milliseconds: batches end on a schedule this far
+    /// apart, so a read waits at most this long, plus one commit, for its alert to be visible.
+    /// A batch that starts late, after idle time or a slow commit, still collects reads for
+    /// half the period.
     pub commit_interval_ms: u64,
     /// Characters that plate OCR confuses, as class strings such as `"0ODQ"`. Entries with the
     /// `OCR_TOLERANT` policy match reads that differ from them only within a class.

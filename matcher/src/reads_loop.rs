@@ -1,7 +1,7 @@
 //! Checks every read on `alpr.reads.v1` against the hotlist and publishes alerts, exactly once.
 //!
-//! Reads are handled in batches of at most one commit interval. Each batch is one Kafka
-//! transaction: its alerts and the consumer offsets after its reads are committed together, so
+//! Reads are handled in batches that end on a fixed schedule, one commit interval apart (see
+//! [`BatchSchedule`]). Each batch is one Kafka transaction: its alerts and the consumer offsets after its reads are committed together, so
 //! a `read_committed` consumer of the alert topic sees every alert of a batch once or, if the
 //! matcher dies before the commit, none of them and the batch is handled again after restart.
 //! A restarted instance with the same `transactional.id` fences the dead one and aborts the
@@ -25,8 +25,9 @@ use rdkafka::consumer::{
 };
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::statistics::Statistics;
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use alpr_platform::{KafkaSettings, ShutdownToken};
@@ -110,13 +111,48 @@ struct BatchOutcome {
     suppressed: Vec<String>,
 }
 
-/// The reads of one batch, each matched as it arrived, and the alerts they produced, encoded
-/// and waiting to be sent.
+/// The reads of one batch, each matched as it arrived, and the alerts they produced. Alerts are
+/// handed to the producer as soon as they are built, so only their acknowledgements remain to
+/// wait for when the batch ends.
 struct MatchedBatch<'c> {
     messages: Vec<BorrowedMessage<'c>>,
-    pending: Vec<(alpr_schemas::Alert, Vec<u8>)>,
+    /// Alerts in the producer's queue, with the future of their acknowledgement.
+    sent: Vec<(alpr_schemas::Alert, DeliveryFuture)>,
+    /// Encoded alerts the producer's queue had no room for; sent when the batch ends.
+    unsent: Vec<(alpr_schemas::Alert, Vec<u8>)>,
     suppressed: Vec<String>,
     emitted_at: i64,
+}
+
+/// Ends of the batches' collection windows, one commit interval apart.
+///
+/// A read that arrives while the previous batch commits waits only for the rest of the current
+/// window, not for a whole new one, so its alert is visible within one interval plus one
+/// commit. A window that starts late, after idle time or a slow commit, still lasts half an
+/// interval, so there are at most twice as many commits as the interval implies.
+struct BatchSchedule {
+    interval: Duration,
+    last_end: Option<tokio::time::Instant>,
+}
+
+impl BatchSchedule {
+    fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            last_end: None,
+        }
+    }
+
+    /// Returns the end of the window of a batch that starts at `now`.
+    fn next_end(&mut self, now: tokio::time::Instant) -> tokio::time::Instant {
+        let earliest = now + self.interval / 2;
+        let latest = now + self.interval;
+        let end = self.last_end.map_or(earliest, |last| {
+            (last + self.interval).clamp(earliest, latest)
+        });
+        self.last_end = Some(end);
+        end
+    }
 }
 
 pub struct ReadsLoop {
@@ -238,6 +274,8 @@ impl ReadsLoop {
         tracing::info!(group = %self.group_id, "matching reads");
         // A read received after the assignment changed, kept for the next batch.
         let mut carried = None;
+        let mut schedule =
+            BatchSchedule::new(Duration::from_millis(self.settings.commit_interval_ms));
         loop {
             let first = match carried.take() {
                 Some(first) => first,
@@ -251,7 +289,8 @@ impl ReadsLoop {
             if self.assignment_changed.swap(false, Ordering::SeqCst) {
                 self.restore_suppression()?;
             }
-            let (batch, next) = self.next_batch(first, &shutdown).await?;
+            let window_end = schedule.next_end(tokio::time::Instant::now());
+            let (batch, next) = self.next_batch(first, window_end, &shutdown).await?;
             carried = next;
             let handled = match self.settings.delivery {
                 Delivery::ExactlyOnce => self.handle_in_transaction(batch).await,
@@ -300,7 +339,6 @@ impl ReadsLoop {
 
     /// Handles one batch inside a transaction: alerts and offsets commit together or not at all.
     async fn handle_in_transaction(&self, batch: MatchedBatch<'_>) -> Result<(), ReadsLoopError> {
-        self.producer.begin_transaction()?;
         let offsets = next_offsets(&batch.messages)?;
         let outcome = self.publish_batch(batch).await?;
         let group = self
@@ -333,19 +371,24 @@ impl ReadsLoop {
         Ok(())
     }
 
-    /// Starts a batch with `first` and matches every read as it arrives, until the batch wait
-    /// ends, the batch is full, or shutdown. Matching while the batch fills, instead of after,
-    /// keeps a read's wait for its alert close to the batch wait. A read received after the
-    /// assignment changed is returned unmatched, to start the next batch once the suppression
-    /// state is restored.
+    /// Starts a batch with `first` and matches every read as it arrives, until `window_end`,
+    /// the batch is full, or shutdown. Matching and sending alerts while the batch fills,
+    /// instead of after, keeps a read's wait for its alert close to the batch wait. A read
+    /// received after the assignment changed is returned unmatched, to start the next batch
+    /// once the suppression state is restored.
     async fn next_batch<'c>(
         &'c self,
         first: BorrowedMessage<'c>,
+        window_end: tokio::time::Instant,
         shutdown: &ShutdownToken,
     ) -> Result<(MatchedBatch<'c>, Option<BorrowedMessage<'c>>), ReadsLoopError> {
+        if self.settings.delivery == Delivery::ExactlyOnce {
+            self.producer.begin_transaction()?;
+        }
         let mut batch = MatchedBatch {
             messages: Vec::new(),
-            pending: Vec::new(),
+            sent: Vec::new(),
+            unsent: Vec::new(),
             suppressed: Vec::new(),
             emitted_at: (self.clock)().timestamp_micros(),
         };
@@ -353,7 +396,7 @@ impl ReadsLoop {
         batch.messages.push(first);
         // One timer for the whole batch: a timeout around each receive would register and
         // cancel a timer per read.
-        let deadline = tokio::time::sleep(Duration::from_millis(self.settings.commit_interval_ms));
+        let deadline = tokio::time::sleep_until(window_end);
         tokio::pin!(deadline);
         while batch.messages.len() < self.settings.batch_max_reads {
             tokio::select! {
@@ -436,19 +479,56 @@ impl ReadsLoop {
                     continue;
                 }
             };
-            batch.pending.push((alert, payload));
+            self.send_alert(alert, payload, batch)?;
         }
         Ok(())
     }
 
-    /// Sends a batch's alerts and waits until the broker has them; returns the alerts sent and
-    /// those suppressed.
+    /// Hands an alert to the producer, inside the open transaction in exactly-once mode. When
+    /// the producer's queue is full the alert is kept, to be sent when the batch ends.
+    fn send_alert(
+        &self,
+        alert: alpr_schemas::Alert,
+        payload: Vec<u8>,
+        batch: &mut MatchedBatch<'_>,
+    ) -> Result<(), ReadsLoopError> {
+        let record = FutureRecord::to(&self.alerts_topic)
+            .key(alert.read.plate.normalised.as_bytes())
+            .payload(&payload);
+        match self.producer.send_result(record) {
+            Ok(delivery) => batch.sent.push((alert, delivery)),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                batch.unsent.push((alert, payload));
+            }
+            Err((error, _)) => {
+                tracing::error!(%error, alert_id = %alert.alert_id, "failed to send alert");
+                return Err(ReadsLoopError::Kafka(error));
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until the broker has acknowledged every alert of a batch, sending those still
+    /// unsent first; returns the alerts sent and those suppressed.
     async fn publish_batch(&self, batch: MatchedBatch<'_>) -> Result<BatchOutcome, ReadsLoopError> {
-        let alerts = if batch.pending.is_empty() {
-            Vec::new()
-        } else {
-            self.publish_alerts(batch.pending).await?
-        };
+        let mut alerts = Vec::with_capacity(batch.sent.len() + batch.unsent.len());
+        let (sent, deliveries): (Vec<_>, Vec<_>) = batch.sent.into_iter().unzip();
+        for (alert, delivery) in sent.into_iter().zip(join_all(deliveries).await) {
+            let error = match delivery {
+                Ok(Ok(_)) => {
+                    alerts.push(alert);
+                    continue;
+                }
+                Ok(Err((error, _))) => error,
+                // The producer lives as long as the loop, so it cannot drop a delivery.
+                Err(_) => KafkaError::Canceled,
+            };
+            tracing::error!(%error, alert_id = %alert.alert_id, "alert not acknowledged");
+            return Err(ReadsLoopError::Kafka(error));
+        }
+        if !batch.unsent.is_empty() {
+            alerts.extend(self.publish_alerts(batch.unsent).await?);
+        }
         Ok(BatchOutcome {
             alerts,
             suppressed: batch.suppressed,
@@ -582,4 +662,70 @@ fn record_committed(outcome: &BatchOutcome, committed_at: chrono::DateTime<chron
 
 fn seconds_between(from_micros: i64, to_micros: i64) -> f64 {
     (to_micros - from_micros).max(0) as f64 / 1e6
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INTERVAL: Duration = Duration::from_millis(100);
+
+    /// Returns a schedule whose last window ended at `last_end`.
+    fn schedule_after(last_end: tokio::time::Instant) -> BatchSchedule {
+        BatchSchedule {
+            interval: INTERVAL,
+            last_end: Some(last_end),
+        }
+    }
+
+    #[test]
+    fn first_window_lasts_half_an_interval() {
+        let now = tokio::time::Instant::now();
+        let mut schedule = BatchSchedule::new(INTERVAL);
+        assert_eq!(schedule.next_end(now), now + INTERVAL / 2);
+    }
+
+    #[test]
+    fn window_after_quick_commit_keeps_the_period() {
+        let last_end = tokio::time::Instant::now();
+        let now = last_end + Duration::from_millis(12);
+        let end = schedule_after(last_end).next_end(now);
+        assert_eq!(end, last_end + INTERVAL);
+    }
+
+    #[test]
+    fn window_after_slow_commit_lasts_half_an_interval() {
+        let last_end = tokio::time::Instant::now();
+        let now = last_end + Duration::from_millis(80);
+        let end = schedule_after(last_end).next_end(now);
+        assert_eq!(end, now + INTERVAL / 2);
+    }
+
+    #[test]
+    fn window_after_idle_time_lasts_half_an_interval() {
+        let last_end = tokio::time::Instant::now();
+        let now = last_end + Duration::from_secs(30);
+        let end = schedule_after(last_end).next_end(now);
+        assert_eq!(end, now + INTERVAL / 2);
+    }
+
+    #[test]
+    fn window_after_full_batch_lasts_one_interval() {
+        // A batch that filled up ended before its window did.
+        let now = tokio::time::Instant::now();
+        let last_end = now + Duration::from_millis(60);
+        let end = schedule_after(last_end).next_end(now);
+        assert_eq!(end, now + INTERVAL);
+    }
+
+    #[test]
+    fn windows_follow_the_last_scheduled_end() {
+        let start = tokio::time::Instant::now();
+        let mut schedule = BatchSchedule::new(INTERVAL);
+        let first = schedule.next_end(start);
+        let second = schedule.next_end(first + Duration::from_millis(5));
+        let third = schedule.next_end(second + Duration::from_millis(5));
+        assert_eq!(second, first + INTERVAL);
+        assert_eq!(third, second + INTERVAL);
+    }
 }

@@ -37,6 +37,10 @@ struct Args {
     /// The matcher's commit interval in milliseconds.
     #[arg(long, default_value_t = 100)]
     commit_interval_ms: u64,
+    /// Reads per second of the latency phase, instead of half the exactly-once matcher's
+    /// measured rate; for comparing two builds at the same load.
+    #[arg(long)]
+    latency_rate: Option<f64>,
     /// Folder for this run's configuration, state and component logs; a new temporary folder
     /// when not given.
     #[arg(long)]
@@ -63,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
         http_concurrency: args.http_concurrency,
         latency_seconds: args.latency_seconds,
         commit_interval_ms: args.commit_interval_ms,
+        latency_rate: args.latency_rate,
         work_dir: args
             .work_dir
             .unwrap_or_else(|| temporary.path().to_path_buf()),

@@ -334,11 +334,18 @@ async fn count_alerts(kafka: &KafkaSettings) -> anyhow::Result<usize> {
     .await?
 }
 
+/// How long the latency phase sends reads before it starts measuring. A matcher reports ready
+/// once its hotlist is loaded, but its reads consumer joins the group only then, and reads sent
+/// while it joins waited about half a second for it in test runs.
+const LATENCY_WARM_UP: Duration = Duration::from_secs(3);
+
 /// Figures of the latency phase.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LatencyFigures {
     pub target_reads_per_second: f64,
+    /// Reads sent, those of the warm-up included.
     pub sent: usize,
+    /// Alerts measured: those of reads captured after the warm-up.
     pub alerts: usize,
     pub p50_ms: f64,
     pub p99_ms: f64,
@@ -346,9 +353,10 @@ pub struct LatencyFigures {
     pub max_ms: f64,
 }
 
-/// Sends reads captured "now" at `rate` per second to an exactly-once matcher for the phase's
-/// duration, and measures from each alerting read's capture time to the moment its alert is
-/// readable by a `read_committed` consumer.
+/// Sends reads captured "now" at `rate` per second to an exactly-once matcher for the warm-up
+/// and then the phase's duration, and measures from each alerting read's capture time to the
+/// moment its alert is readable by a `read_committed` consumer. Alerts of reads captured
+/// during the warm-up are not measured.
 pub async fn measure_latency(
     options: &BenchOptions,
     kafka: &KafkaSettings,
@@ -368,12 +376,17 @@ pub async fn measure_latency(
 
     let alerts = alerts_from_now(kafka)?;
     let stop_collecting = ShutdownToken::new();
-    let collector = tokio::spawn(collect_latencies(alerts, stop_collecting.clone()));
+    let measured_from = chrono::Utc::now() + LATENCY_WARM_UP;
+    let collector = tokio::spawn(collect_latencies(
+        alerts,
+        measured_from.timestamp_micros(),
+        stop_collecting.clone(),
+    ));
     let publisher = ReadPublisher::connect(kafka, PublisherLimits::default()).await?;
     let tick = Duration::from_millis(5);
     let per_tick = rate * tick.as_secs_f64();
     let mut ticks = tokio::time::interval(tick);
-    let phase_end = Instant::now() + Duration::from_secs(options.latency_seconds);
+    let phase_end = Instant::now() + LATENCY_WARM_UP + Duration::from_secs(options.latency_seconds);
     let mut due = 0.0;
     let mut sent = 0;
     let mut in_flight = Vec::new();
@@ -448,9 +461,11 @@ fn alerts_from_now(kafka: &KafkaSettings) -> anyhow::Result<StreamConsumer> {
 }
 
 /// Returns the time from capture to arrival, in microseconds, of each alert that arrives
-/// until `stop`.
+/// until `stop` and whose read was captured at or after `captured_from` (microseconds since
+/// the epoch).
 async fn collect_latencies(
     consumer: StreamConsumer,
+    captured_from: i64,
     stop: ShutdownToken,
 ) -> anyhow::Result<Vec<i64>> {
     let mut latencies = Vec::new();
@@ -464,7 +479,9 @@ async fn collect_latencies(
             continue;
         };
         let alert: Alert = decode(payload)?;
-        latencies.push(received - alert.read.captured_at);
+        if alert.read.captured_at >= captured_from {
+            latencies.push(received - alert.read.captured_at);
+        }
     }
 }
 

@@ -47,6 +47,9 @@ pub struct IngestSettings {
     pub max_clock_skew_seconds: i64,
     /// Reads waiting for broker acknowledgement before requests get 503.
     pub producer_queue_max_messages: u32,
+    /// How long the producer collects reads before sending them to the broker, in
+    /// milliseconds. Every request waits at least this long for its acknowledgement.
+    pub producer_linger_ms: u64,
     /// Whether to consume `alpr.reads.raw` as well as serving HTTP.
     pub consume_raw_topic: bool,
     /// Organisation of raw-topic records that carry no `alpr.organisation` header.
@@ -72,6 +75,7 @@ impl Default for IngestSettings {
             max_batch_lines: 10_000,
             max_clock_skew_seconds: 300,
             producer_queue_max_messages: 100_000,
+            producer_linger_ms: publisher::DEFAULT_LINGER_MS,
             consume_raw_topic: true,
             raw_default_organisation: None,
             tokens: Vec::new(),
@@ -173,6 +177,7 @@ pub async fn run(
         &kafka,
         PublisherLimits {
             queue_max_messages: settings.producer_queue_max_messages,
+            linger: Duration::from_millis(settings.producer_linger_ms),
             ..PublisherLimits::default()
         },
     )

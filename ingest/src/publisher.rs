@@ -30,6 +30,9 @@ pub enum PublishError {
     Encode(#[from] alpr_schemas::CodecError),
 }
 
+/// Default of [`PublisherLimits::linger`], in milliseconds.
+pub const DEFAULT_LINGER_MS: u64 = 5;
+
 /// Producer settings that decide how much an ingest instance buffers.
 #[derive(Debug, Clone, Copy)]
 pub struct PublisherLimits {
@@ -37,6 +40,10 @@ pub struct PublisherLimits {
     pub queue_max_messages: u32,
     /// How long librdkafka retries a record before giving up on it.
     pub delivery_timeout: Duration,
+    /// How long librdkafka waits for more records before sending a batch to the broker. A
+    /// request's reply waits this long at least, so it bounds what a few concurrent camera
+    /// connections can send, and it adds to every read's capture-to-alert time.
+    pub linger: Duration,
 }
 
 impl Default for PublisherLimits {
@@ -44,6 +51,7 @@ impl Default for PublisherLimits {
         Self {
             queue_max_messages: 100_000,
             delivery_timeout: Duration::from_secs(30),
+            linger: Duration::from_millis(DEFAULT_LINGER_MS),
         }
     }
 }
@@ -69,7 +77,7 @@ impl ReadPublisher {
             .client_config()
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("linger.ms", "5")
+            .set("linger.ms", limits.linger.as_millis().to_string())
             .set("compression.type", "lz4")
             .set(
                 "queue.buffering.max.messages",

@@ -39,7 +39,9 @@ pub struct MatcherSettings {
     /// `transactional.id`, so a restarted instance with the same name fences its predecessor
     /// and aborts the transaction that one left open.
     pub instance_id: String,
-    /// Most reads handled and committed in one transaction.
+    /// Most reads handled and committed in one transaction. While catching up, a full batch
+    /// ends its window early, so this bounds the commits per second: at 100,000 a matcher
+    /// draining 750,000 reads/s commits about eight times a second.
     pub batch_max_reads: usize,
     /// Period of the matcher's commits, in milliseconds: batches end on a schedule this far
     /// apart, so a read waits at most this long, plus one commit, for its alert to be visible.
@@ -85,7 +87,7 @@ impl Default for MatcherSettings {
             state_dir: PathBuf::from("data/matcher"),
             group_id: "alpr-matcher".into(),
             instance_id: std::env::var("HOSTNAME").unwrap_or_else(|_| "matcher-0".into()),
-            batch_max_reads: 20_000,
+            batch_max_reads: 100_000,
             commit_interval_ms: 100,
             confusion_classes: plate_match::ConfusionClasses::default(),
             max_substitutions: plate_match::DEFAULT_MAX_SUBSTITUTIONS,

@@ -37,8 +37,8 @@ struct Args {
     /// The matcher's commit interval in milliseconds.
     #[arg(long, default_value_t = 100)]
     commit_interval_ms: u64,
-    /// Reads per second of the latency phase, instead of half the exactly-once matcher's
-    /// measured rate; for comparing two builds at the same load.
+    /// Reads per second of the latency phase, instead of half the slower of the exactly-once
+    /// matcher and the direct produce; for comparing two builds at the same load.
     #[arg(long)]
     latency_rate: Option<f64>,
     /// Folder for this run's configuration, state and component logs; a new temporary folder

@@ -37,8 +37,8 @@ pub struct BenchOptions {
     pub latency_seconds: u64,
     /// The matcher's commit interval, which bounds capture-to-alert latency.
     pub commit_interval_ms: u64,
-    /// Reads per second of the latency phase; half the exactly-once matcher's measured rate
-    /// when `None`. A fixed rate lets runs of two builds be compared at the same load.
+    /// Reads per second of the latency phase; half the pipeline's measured maximum when
+    /// `None` (see [`run`]). A fixed rate lets runs of two builds be compared at the same load.
     pub latency_rate: Option<f64>,
     /// Folder for configuration, state and logs of this run.
     pub work_dir: PathBuf,
@@ -107,9 +107,11 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         "exactly-once matcher done"
     );
 
-    let latency_rate = options
-        .latency_rate
-        .unwrap_or(exactly_once.throughput.per_second / 2.0);
+    // The matcher can only be as busy as reads can be put on its topic, and the exactly-once
+    // matcher drains reads faster than this machine can produce them, so half load is half the
+    // slower of the two.
+    let pipeline_max = exactly_once.throughput.per_second.min(fill.per_second);
+    let latency_rate = options.latency_rate.unwrap_or(pipeline_max / 2.0);
     let latency =
         phases::measure_latency(options, &kafka, &state_dir, &mut traffic, latency_rate).await?;
     tracing::info!(p99_ms = latency.p99_ms, "latency measured");

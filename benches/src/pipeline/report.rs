@@ -226,11 +226,12 @@ impl Report {
             f.matcher_exactly_once.restart_seconds
         ));
         line(format!(
-            "Latency at {:.0} reads/s ({:.2} × the exactly-once rate), commit interval {} ms: \
-             {} reads, {} alerts, capture to alert p50 {:.1} ms, p99 {:.1} ms, p99.9 {:.1} ms, \
-             max {:.1} ms.",
+            "Latency at {:.0} reads/s ({:.2} × the exactly-once rate, {:.2} × the fill rate), \
+             commit interval {} ms: {} reads, {} alerts, capture to alert p50 {:.1} ms, \
+             p99 {:.1} ms, p99.9 {:.1} ms, max {:.1} ms.",
             f.latency.target_reads_per_second,
             f.latency.target_reads_per_second / f.matcher_exactly_once.throughput.per_second,
+            f.latency.target_reads_per_second / f.fill.per_second,
             f.commit_interval_ms,
             f.latency.sent,
             f.latency.alerts,

@@ -80,6 +80,7 @@ async fn sigkilled_matcher_loses_no_alert() {
         "process_resident_memory_bytes",
         "alpr_matcher_hotlist_age_seconds{list=\"SPD-TEST\"}",
         "alpr_matcher_match_duration_seconds_bucket",
+        "alpr_matcher_commit_seconds_bucket",
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }

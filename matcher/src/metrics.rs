@@ -74,6 +74,23 @@ pub static SUPPRESSION_KEYS: LazyLock<IntGauge> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+pub static COMMIT_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
+    register_histogram!(
+        "alpr_matcher_commit_seconds",
+        "Time from the end of a batch's window until its alerts were acknowledged and its offsets committed (at least once: sent for commit); reads arriving meanwhile wait",
+        commit_buckets()
+    )
+    .expect("metric registers once")
+});
+
+/// Buckets for one batch's commit, from a millisecond to a few seconds.
+fn commit_buckets() -> Vec<f64> {
+    vec![
+        0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0,
+        2.5,
+    ]
+}
+
 /// Buckets for the in-memory lookup of one read, from a microsecond up.
 fn lookup_buckets() -> Vec<f64> {
     vec![

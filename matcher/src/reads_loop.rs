@@ -39,8 +39,8 @@ use alpr_schemas::{
 use crate::alert_history::{committed_alerts_since, AlertHistoryError};
 use crate::matching::{build_alert, matching_entries};
 use crate::metrics::{
-    ALERTS, CAPTURE_TO_ALERT_SECONDS, CONSUMER_LAG, MATCH_SECONDS, READS, RECEIVE_TO_ALERT_SECONDS,
-    SUPPRESSED_ALERTS, SUPPRESSION_KEYS, UNDECODABLE_READS,
+    ALERTS, CAPTURE_TO_ALERT_SECONDS, COMMIT_SECONDS, CONSUMER_LAG, MATCH_SECONDS, READS,
+    RECEIVE_TO_ALERT_SECONDS, SUPPRESSED_ALERTS, SUPPRESSION_KEYS, UNDECODABLE_READS,
 };
 use crate::plate_match::PlateMatch;
 use crate::store::{HotlistStore, StoreError};
@@ -292,10 +292,12 @@ impl ReadsLoop {
             let window_end = schedule.next_end(tokio::time::Instant::now());
             let (batch, next) = self.next_batch(first, window_end, &shutdown).await?;
             carried = next;
+            let commit_started = Instant::now();
             let handled = match self.settings.delivery {
                 Delivery::ExactlyOnce => self.handle_in_transaction(batch).await,
                 Delivery::AtLeastOnce => self.handle_then_commit(batch).await,
             };
+            COMMIT_SECONDS.observe(commit_started.elapsed().as_secs_f64());
             if let Err(error) = handled {
                 // NOTE: the loop stops instead of rewinding the consumer to the last committed
                 // offsets and retrying; the restarted process resumes from those offsets.

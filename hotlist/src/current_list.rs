@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use alpr_platform::kafka::{partition_count, watermarks};
+use alpr_platform::kafka::{is_leader_moving, partition_count, watermarks};
 use alpr_platform::KafkaSettings;
 use alpr_schemas::{HotlistEntry, HotlistImport};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -215,16 +215,15 @@ fn retry_while_settling<T>(
             Ok(value) => return Ok(value),
             Err(error) => error,
         };
-        let settling = matches!(
-            error.rdkafka_error_code(),
-            Some(
-                RDKafkaErrorCode::UnknownTopicOrPartition
-                    | RDKafkaErrorCode::UnknownTopic
-                    | RDKafkaErrorCode::UnknownPartition
-                    | RDKafkaErrorCode::LeaderNotAvailable
-                    | RDKafkaErrorCode::NotLeaderForPartition
-            )
-        );
+        let settling = is_leader_moving(&error)
+            || matches!(
+                error.rdkafka_error_code(),
+                Some(
+                    RDKafkaErrorCode::UnknownTopicOrPartition
+                        | RDKafkaErrorCode::UnknownTopic
+                        | RDKafkaErrorCode::UnknownPartition
+                )
+            );
         if !settling || Instant::now() >= deadline {
             return Err(kafka_error(action)(error));
         }

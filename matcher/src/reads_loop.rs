@@ -1,9 +1,10 @@
 //! Checks every read on `alpr.reads.v1` against the hotlist and publishes alerts, exactly once.
 //!
 //! Reads are handled in batches that end on a fixed schedule, one commit interval apart (see
-//! [`BatchSchedule`]). Each batch is one Kafka transaction: its alerts and the consumer offsets after its reads are committed together, so
-//! a `read_committed` consumer of the alert topic sees every alert of a batch once or, if the
-//! matcher dies before the commit, none of them and the batch is handled again after restart.
+//! [`BatchSchedule`]). Each batch is one Kafka transaction: its alerts and the consumer offsets
+//! after its reads are committed together, so a `read_committed` consumer of the alert topic
+//! sees every alert of a batch once or, if the matcher dies before the commit, none of them and
+//! the batch is handled again after restart.
 //! A restarted instance with the same `transactional.id` fences the dead one and aborts the
 //! transaction it left open.
 //!
@@ -19,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use futures::future::join_all;
+use futures::future::{join_all, FutureExt};
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -118,7 +119,7 @@ struct MatchedBatch<'c> {
     messages: Vec<BorrowedMessage<'c>>,
     /// Alerts in the producer's queue, with the future of their acknowledgement.
     sent: Vec<(alpr_schemas::Alert, DeliveryFuture)>,
-    /// Encoded alerts the producer's queue had no room for; sent when the batch ends.
+    /// Encoded alerts the producer's queue had no room for, sent when the batch ends.
     unsent: Vec<(alpr_schemas::Alert, Vec<u8>)>,
     suppressed: Vec<String>,
     emitted_at: i64,
@@ -494,10 +495,10 @@ impl ReadsLoop {
         payload: Vec<u8>,
         batch: &mut MatchedBatch<'_>,
     ) -> Result<(), ReadsLoopError> {
-        let record = FutureRecord::to(&self.alerts_topic)
-            .key(alert.read.plate.normalised.as_bytes())
-            .payload(&payload);
-        match self.producer.send_result(record) {
+        match self
+            .producer
+            .send_result(self.alert_record(&alert, &payload))
+        {
             Ok(delivery) => batch.sent.push((alert, delivery)),
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                 batch.unsent.push((alert, payload));
@@ -510,26 +511,52 @@ impl ReadsLoop {
         Ok(())
     }
 
+    /// Returns the record of an alert on the alert topic, keyed by plate.
+    fn alert_record<'a>(
+        &'a self,
+        alert: &'a alpr_schemas::Alert,
+        payload: &'a [u8],
+    ) -> FutureRecord<'a, [u8], [u8]> {
+        FutureRecord::to(&self.alerts_topic)
+            .key(alert.read.plate.normalised.as_bytes())
+            .payload(payload)
+    }
+
     /// Waits until the broker has acknowledged every alert of a batch, sending those still
-    /// unsent first; returns the alerts sent and those suppressed.
+    /// unsent first, in the open transaction. Returns the alerts sent and those suppressed.
     async fn publish_batch(&self, batch: MatchedBatch<'_>) -> Result<BatchOutcome, ReadsLoopError> {
-        let mut alerts = Vec::with_capacity(batch.sent.len() + batch.unsent.len());
-        let (sent, deliveries): (Vec<_>, Vec<_>) = batch.sent.into_iter().unzip();
-        for (alert, delivery) in sent.into_iter().zip(join_all(deliveries).await) {
-            let error = match delivery {
-                Ok(Ok(_)) => {
-                    alerts.push(alert);
-                    continue;
-                }
-                Ok(Err((error, _))) => error,
-                // The producer lives as long as the loop, so it cannot drop a delivery.
-                Err(_) => KafkaError::Canceled,
-            };
-            tracing::error!(%error, alert_id = %alert.alert_id, "alert not acknowledged");
-            return Err(ReadsLoopError::Kafka(error));
-        }
-        if !batch.unsent.is_empty() {
-            alerts.extend(self.publish_alerts(batch.unsent).await?);
+        let queued = batch.sent.into_iter().map(|(alert, delivery)| {
+            async move {
+                let acknowledged = match delivery.await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err((error, _))) => Err(error),
+                    // The producer lives as long as the loop, so it cannot drop a delivery.
+                    Err(_) => Err(KafkaError::Canceled),
+                };
+                (alert, acknowledged)
+            }
+            .boxed()
+        });
+        // `send` waits for room in the producer's queue, which its acknowledgements free.
+        let unsent = batch.unsent.into_iter().map(|(alert, payload)| {
+            async move {
+                let acknowledged = self
+                    .producer
+                    .send(self.alert_record(&alert, &payload), TRANSACTION_TIMEOUT)
+                    .await
+                    .map(|_| ())
+                    .map_err(|(error, _)| error);
+                (alert, acknowledged)
+            }
+            .boxed()
+        });
+        let mut alerts = Vec::new();
+        for (alert, acknowledged) in join_all(queued.chain(unsent)).await {
+            if let Err(error) = acknowledged {
+                tracing::error!(%error, alert_id = %alert.alert_id, "alert not acknowledged");
+                return Err(ReadsLoopError::Kafka(error));
+            }
+            alerts.push(alert);
         }
         Ok(BatchOutcome {
             alerts,
@@ -564,28 +591,6 @@ impl ReadsLoop {
             Err(error) => return Ok(LookUp::Undecodable(error)),
         };
         Ok(LookUp::Candidates(Box::new(read), candidates))
-    }
-
-    /// Sends alerts in the open transaction and waits until the broker has them. They become
-    /// visible to `read_committed` consumers only when the transaction commits.
-    async fn publish_alerts(
-        &self,
-        pending: Vec<(alpr_schemas::Alert, Vec<u8>)>,
-    ) -> Result<Vec<alpr_schemas::Alert>, ReadsLoopError> {
-        let deliveries = pending.iter().map(|(alert, payload)| {
-            let record = FutureRecord::to(&self.alerts_topic)
-                .key(alert.read.plate.normalised.as_bytes())
-                .payload(payload);
-            self.producer.send(record, TRANSACTION_TIMEOUT)
-        });
-        let results = join_all(deliveries).await;
-        for ((alert, _), result) in pending.iter().zip(results) {
-            if let Err((error, _)) = result {
-                tracing::error!(%error, alert_id = %alert.alert_id, "alert not acknowledged");
-                return Err(ReadsLoopError::Kafka(error));
-            }
-        }
-        Ok(pending.into_iter().map(|(alert, _)| alert).collect())
     }
 }
 

@@ -39,8 +39,8 @@ pub struct MatcherSettings {
     /// `transactional.id`, so a restarted instance with the same name fences its predecessor
     /// and aborts the transaction that one left open.
     pub instance_id: String,
-    /// Most reads handled and committed in one transaction. While catching up, a full batch
-    /// ends its window early, so this bounds the commits per second: at 100,000 a matcher
+    /// Maximum reads handled and committed in one transaction. While catching up, a full batch
+    /// ends before its window does, so this bounds commits per second. At 100,000, a matcher
     /// draining 750,000 reads/s commits about eight times a second.
     pub batch_max_reads: usize,
     /// Period of the matcher's commits, in milliseconds: batches end on a schedule this far

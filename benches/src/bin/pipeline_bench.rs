@@ -37,8 +37,8 @@ struct Args {
     /// The matcher's commit interval in milliseconds.
     #[arg(long, default_value_t = 100)]
     commit_interval_ms: u64,
-    /// Reads per second of the latency phase, instead of half the slower of the exactly-once
-    /// matcher and the direct produce; for comparing two builds at the same load.
+    /// Reads per second of the latency phase. Without it, the phase runs at half the slower of
+    /// the exactly-once matcher and the direct produce. Set it to compare two builds at one load.
     #[arg(long)]
     latency_rate: Option<f64>,
     /// Folder for this run's configuration, state and component logs; a new temporary folder

@@ -37,8 +37,8 @@ pub struct BenchOptions {
     pub latency_seconds: u64,
     /// The matcher's commit interval, which bounds capture-to-alert latency.
     pub commit_interval_ms: u64,
-    /// Reads per second of the latency phase; half the pipeline's measured maximum when
-    /// `None` (see [`run`]). A fixed rate lets runs of two builds be compared at the same load.
+    /// Reads per second of the latency phase, or `None` for half the pipeline's measured
+    /// maximum (see [`run`]). A fixed rate lets runs of two builds be compared at one load.
     pub latency_rate: Option<f64>,
     /// Folder for configuration, state and logs of this run.
     pub work_dir: PathBuf,

@@ -336,7 +336,7 @@ async fn count_alerts(kafka: &KafkaSettings) -> anyhow::Result<usize> {
 
 /// How long the latency phase sends reads before it starts measuring. A matcher reports ready
 /// once its hotlist is loaded, but its reads consumer joins the group only then, and reads sent
-/// while it joins waited about half a second for it in test runs.
+/// while it joins waited about half a second for it in benchmark runs.
 const LATENCY_WARM_UP: Duration = Duration::from_secs(3);
 
 /// Figures of the latency phase.

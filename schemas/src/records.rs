@@ -26,15 +26,99 @@ pub struct CameraRead {
 /// The normalised plate of an encoded [`CameraRead`], borrowed from its bytes: all a consumer
 /// needs to decide whether the read concerns it. Decode with
 /// `decode_view::<CameraRead, ReadPlateView>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+///
+/// Decoding stops at the plate's `normalised` field and leaves the rest of the datum unread. In
+/// a profile of the matcher with a 100,000-entry hotlist, skipping the fields after the plate
+/// cost more than the hotlist lookup.
+/// Stopping early is safe because nothing is read from the datum afterwards. It suits Avro
+/// only: a JSON decoder, for one, would reject the map left open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReadPlateView<'a> {
-    #[serde(borrow)]
     pub plate: PlateTextView<'a>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlateTextView<'a> {
     pub normalised: &'a str,
+}
+
+impl<'de> Deserialize<'de> for ReadPlateView<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let plate = deserializer.deserialize_struct(
+            "CameraRead",
+            &["plate"],
+            FieldVisitor::<PlateTextView<'de>>::new("plate"),
+        )?;
+        Ok(Self { plate })
+    }
+}
+
+impl<'de> Deserialize<'de> for PlateTextView<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let normalised = deserializer.deserialize_struct(
+            "PlateRead",
+            &["normalised"],
+            FieldVisitor::<&'de str>::new("normalised"),
+        )?;
+        Ok(Self { normalised })
+    }
+}
+
+/// Visits a record's fields in order, skipping each until the one named `name`, and returns that
+/// field's value without reading the fields after it.
+struct FieldVisitor<T> {
+    name: &'static str,
+    value: std::marker::PhantomData<T>,
+}
+
+impl<T> FieldVisitor<T> {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            value: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for FieldVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(formatter, "a record with a field named {}", self.name)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        while let Some(wanted) = map.next_key_seed(FieldNamed(self.name))? {
+            if wanted {
+                return map.next_value();
+            }
+            map.next_value::<serde::de::IgnoredAny>()?;
+        }
+        Err(serde::de::Error::missing_field(self.name))
+    }
+}
+
+/// Deserialises a field name as whether it is the given one, without copying it.
+struct FieldNamed(&'static str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for FieldNamed {
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for FieldNamed {
+    type Value = bool;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a field name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<bool, E> {
+        Ok(name == self.0)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -373,6 +373,24 @@ fn plate_view_borrows_the_normalised_plate() {
 }
 
 #[test]
+fn plate_view_reads_nothing_after_the_plate() {
+    let read = sample_read();
+    let bytes = encode(&read).unwrap();
+    // The normalised plate follows the raw text, which for this read is different.
+    let normalised = read.plate.normalised.as_bytes();
+    let end = bytes
+        .windows(normalised.len())
+        .position(|window| window == normalised)
+        .unwrap()
+        + normalised.len();
+    assert!(end < bytes.len() - 1, "the read has fields after its plate");
+    let view = decode_view::<CameraRead, ReadPlateView>(&bytes[..end])
+        .unwrap()
+        .expect("current schema");
+    assert_eq!(view.plate.normalised, read.plate.normalised);
+}
+
+#[test]
 fn plate_view_leaves_older_schemas_to_the_full_decode() {
     let framed = encode_with_v1_read_schema(&sample_read());
     assert_eq!(

@@ -15,7 +15,6 @@
 //! With [`Delivery::AtLeastOnce`] there is no transaction: a batch's offsets are committed once
 //! the broker has acknowledged its alerts, so a crash repeats alerts instead of losing them.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -115,8 +114,11 @@ struct BatchOutcome {
 /// The reads of one batch, each matched as it arrived, and the alerts they produced. Alerts are
 /// handed to the producer as soon as they are built, so only their acknowledgements remain to
 /// wait for when the batch ends.
-struct MatchedBatch<'c> {
-    messages: Vec<BorrowedMessage<'c>>,
+struct MatchedBatch {
+    /// Reads matched, tombstones included.
+    reads: usize,
+    /// Offsets a consumer resumes from after this batch.
+    next_offsets: NextOffsets,
     /// Alerts in the producer's queue, with the future of their acknowledgement.
     sent: Vec<(alpr_schemas::Alert, DeliveryFuture)>,
     /// Encoded alerts the producer's queue had no room for, sent when the batch ends.
@@ -160,6 +162,7 @@ pub struct ReadsLoop {
     consumer: ReadsConsumer,
     producer: FutureProducer,
     store: HotlistStore,
+    reads_topic: String,
     alerts_topic: String,
     /// Consumer group id as sent to Kafka, topic prefix included.
     group_id: String,
@@ -172,7 +175,7 @@ pub struct ReadsLoop {
     last_suppression_cleanup: Mutex<Instant>,
     /// Next offset of every partition handled so far, committed once more, synchronously, at
     /// shutdown in at-least-once mode, where per-batch commits are asynchronous.
-    handled_offsets: Mutex<HashMap<(String, i32), i64>>,
+    handled_offsets: Mutex<NextOffsets>,
 }
 
 impl ReadsLoop {
@@ -209,6 +212,7 @@ impl ReadsLoop {
             consumer,
             producer,
             store,
+            reads_topic: topics.reads,
             alerts_topic: topics.alerts,
             group_id,
             settings,
@@ -217,7 +221,7 @@ impl ReadsLoop {
             suppressor: Mutex::new(suppressor),
             assignment_changed,
             last_suppression_cleanup: Mutex::new(Instant::now()),
-            handled_offsets: Mutex::new(HashMap::new()),
+            handled_offsets: Mutex::new(NextOffsets::default()),
         })
     }
 
@@ -335,14 +339,14 @@ impl ReadsLoop {
         if handled.is_empty() {
             return Ok(());
         }
-        let offsets = offset_list(handled)?;
+        let offsets = handled.to_list(&self.reads_topic)?;
         tokio::task::block_in_place(|| self.consumer.commit(&offsets, CommitMode::Sync))?;
         Ok(())
     }
 
     /// Handles one batch inside a transaction: alerts and offsets commit together or not at all.
-    async fn handle_in_transaction(&self, batch: MatchedBatch<'_>) -> Result<(), ReadsLoopError> {
-        let offsets = next_offsets(&batch.messages)?;
+    async fn handle_in_transaction(&self, batch: MatchedBatch) -> Result<(), ReadsLoopError> {
+        let offsets = batch.next_offsets.to_list(&self.reads_topic)?;
         let outcome = self.publish_batch(batch).await?;
         let group = self
             .consumer
@@ -359,14 +363,14 @@ impl ReadsLoop {
 
     /// Handles one batch without a transaction: the alerts are acknowledged by the broker
     /// before the offsets are committed, so a crash repeats alerts and never loses one.
-    async fn handle_then_commit(&self, batch: MatchedBatch<'_>) -> Result<(), ReadsLoopError> {
-        let next = next_offset_map(&batch.messages);
+    async fn handle_then_commit(&self, batch: MatchedBatch) -> Result<(), ReadsLoopError> {
+        let next_offsets = batch.next_offsets.clone();
         let outcome = self.publish_batch(batch).await?;
         self.handled_offsets
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
-            .extend(next.clone());
-        let offsets = offset_list(next)?;
+            .advance_to(&next_offsets);
+        let offsets = next_offsets.to_list(&self.reads_topic)?;
         // An asynchronous commit keeps the loop from waiting a round trip per batch. A commit
         // lost in a crash only widens the window of repeated alerts.
         self.consumer.commit(&offsets, CommitMode::Async)?;
@@ -379,60 +383,92 @@ impl ReadsLoop {
     /// instead of after, keeps a read's wait for its alert close to the batch wait. A read
     /// received after the assignment changed is returned unmatched, to start the next batch
     /// once the suppression state is restored.
+    ///
+    /// A batch with an alert for a recent read ends early, as soon as no further read is
+    /// waiting: the alert is committed then instead of at the end of the window. While the
+    /// matcher works through a backlog its reads are older than that, so the batches keep
+    /// their full length and the number of commits stays low.
     async fn next_batch<'c>(
         &'c self,
         first: BorrowedMessage<'c>,
         window_end: tokio::time::Instant,
         shutdown: &ShutdownToken,
-    ) -> Result<(MatchedBatch<'c>, Option<BorrowedMessage<'c>>), ReadsLoopError> {
+    ) -> Result<(MatchedBatch, Option<BorrowedMessage<'c>>), ReadsLoopError> {
         if self.settings.delivery == Delivery::ExactlyOnce {
             self.producer.begin_transaction()?;
         }
         let mut batch = MatchedBatch {
-            messages: Vec::new(),
+            reads: 0,
+            next_offsets: NextOffsets::default(),
             sent: Vec::new(),
             unsent: Vec::new(),
             suppressed: Vec::new(),
             emitted_at: (self.clock)().timestamp_micros(),
         };
-        self.match_read(&first, &mut batch)?;
-        batch.messages.push(first);
+        let mut recent_alert = self.match_read(&first, &mut batch)? && self.is_recent(&first);
         // One timer for the whole batch: a timeout around each receive would register and
         // cancel a timer per read.
         let deadline = tokio::time::sleep_until(window_end);
         tokio::pin!(deadline);
-        while batch.messages.len() < self.settings.batch_max_reads {
-            tokio::select! {
-                biased;
-                () = &mut deadline => break,
-                _ = shutdown.cancelled() => break,
-                received = self.consumer.recv() => match received {
-                    Ok(message) => {
-                        if self.assignment_changed.load(Ordering::SeqCst) {
-                            return Ok((batch, Some(message)));
-                        }
-                        self.match_read(&message, &mut batch)?;
-                        batch.messages.push(message);
+        while batch.reads < self.settings.batch_max_reads {
+            let received = if recent_alert {
+                if deadline.is_elapsed() || shutdown.is_cancelled() {
+                    break;
+                }
+                match self.consumer.recv().now_or_never() {
+                    Some(received) => received,
+                    // Every read that has arrived is matched.
+                    None => break,
+                }
+            } else {
+                tokio::select! {
+                    biased;
+                    () = &mut deadline => break,
+                    _ = shutdown.cancelled() => break,
+                    received = self.consumer.recv() => received,
+                }
+            };
+            match received {
+                Ok(message) => {
+                    if self.assignment_changed.load(Ordering::SeqCst) {
+                        return Ok((batch, Some(message)));
                     }
-                    Err(error) => {
-                        tracing::warn!(%error, "reads consume error");
-                        break;
-                    }
-                },
+                    let alerted = self.match_read(&message, &mut batch)?;
+                    recent_alert |= alerted && self.is_recent(&message);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "reads consume error");
+                    break;
+                }
             }
         }
         Ok((batch, None))
     }
 
-    /// Matches one read and adds the alerts it produces, or suppresses, to `batch`.
+    /// Returns whether `message` reached Kafka less than one commit interval ago, going by
+    /// its timestamp and this host's clock.
+    fn is_recent(&self, message: &BorrowedMessage<'_>) -> bool {
+        let Some(appended_ms) = message.timestamp().to_millis() else {
+            return false;
+        };
+        let age_ms = (self.clock)().timestamp_millis() - appended_ms;
+        age_ms < i64::try_from(self.settings.commit_interval_ms).unwrap_or(i64::MAX)
+    }
+
+    /// Matches one read and adds the alerts it produces, or suppresses, to `batch`. Returns
+    /// whether an alert was sent.
     fn match_read(
         &self,
         message: &BorrowedMessage<'_>,
-        batch: &mut MatchedBatch<'_>,
-    ) -> Result<(), ReadsLoopError> {
+        batch: &mut MatchedBatch,
+    ) -> Result<bool, ReadsLoopError> {
+        batch.reads += 1;
+        batch
+            .next_offsets
+            .advance(message.partition(), message.offset() + 1);
         // A tombstone is a deleted read, which the retention worker wrote.
         let Some(payload) = message.payload() else {
-            return Ok(());
+            return Ok(false);
         };
         READS.inc();
         // Reading the clock cost about as much as a lookup in a profile, so one read in
@@ -448,12 +484,12 @@ impl ReadsLoop {
             LookUp::Candidates(read, candidates) => (*read, candidates),
             LookUp::NoMatch => {
                 observe(started);
-                return Ok(());
+                return Ok(false);
             }
             LookUp::Undecodable(error) => {
                 UNDECODABLE_READS.inc();
                 tracing::warn!(%error, partition = message.partition(), offset = message.offset(), "skipping undecodable read");
-                return Ok(());
+                return Ok(false);
             }
         };
         let admitted: Vec<_> = {
@@ -471,6 +507,7 @@ impl ReadsLoop {
                 .collect()
         };
         observe(started);
+        let mut alerted = false;
         for matched in admitted {
             let list_imported_at = self.store.list_imported_at(&matched.entry.list);
             let alert = build_alert(&read, &matched, batch.emitted_at, list_imported_at);
@@ -483,8 +520,9 @@ impl ReadsLoop {
                 }
             };
             self.send_alert(alert, payload, batch)?;
+            alerted = true;
         }
-        Ok(())
+        Ok(alerted)
     }
 
     /// Hands an alert to the producer, inside the open transaction in exactly-once mode. When
@@ -493,7 +531,7 @@ impl ReadsLoop {
         &self,
         alert: alpr_schemas::Alert,
         payload: Vec<u8>,
-        batch: &mut MatchedBatch<'_>,
+        batch: &mut MatchedBatch,
     ) -> Result<(), ReadsLoopError> {
         match self
             .producer
@@ -524,7 +562,7 @@ impl ReadsLoop {
 
     /// Waits until the broker has acknowledged every alert of a batch, sending those still
     /// unsent first, in the open transaction. Returns the alerts sent and those suppressed.
-    async fn publish_batch(&self, batch: MatchedBatch<'_>) -> Result<BatchOutcome, ReadsLoopError> {
+    async fn publish_batch(&self, batch: MatchedBatch) -> Result<BatchOutcome, ReadsLoopError> {
         let queued = batch.sent.into_iter().map(|(alert, delivery)| {
             async move {
                 let acknowledged = match delivery.await {
@@ -594,29 +632,38 @@ impl ReadsLoop {
     }
 }
 
-/// Returns the offset after each partition's last message of the batch, the position a
-/// restarted consumer resumes from.
-fn next_offsets(batch: &[BorrowedMessage<'_>]) -> Result<TopicPartitionList, KafkaError> {
-    offset_list(next_offset_map(batch))
-}
+/// The offset after the last handled read of each partition of the reads topic: the position a
+/// restarted consumer resumes from. A batch spans a few partitions, so a search through a short
+/// list costs less per read than a hash map, which showed in the matcher's profile.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct NextOffsets(Vec<(i32, i64)>);
 
-fn next_offset_map(batch: &[BorrowedMessage<'_>]) -> HashMap<(String, i32), i64> {
-    let mut next = HashMap::new();
-    for message in batch {
-        next.insert(
-            (message.topic().to_string(), message.partition()),
-            message.offset() + 1,
-        );
+impl NextOffsets {
+    /// Notes that a read's partition continues at `next`, unless it is already further.
+    fn advance(&mut self, partition: i32, next: i64) {
+        match self.0.iter_mut().find(|(known, _)| *known == partition) {
+            Some((_, offset)) => *offset = (*offset).max(next),
+            None => self.0.push((partition, next)),
+        }
     }
-    next
-}
 
-fn offset_list(next: HashMap<(String, i32), i64>) -> Result<TopicPartitionList, KafkaError> {
-    let mut offsets = TopicPartitionList::new();
-    for ((topic, partition), offset) in next {
-        offsets.add_partition_offset(&topic, partition, Offset::Offset(offset))?;
+    fn advance_to(&mut self, other: &NextOffsets) {
+        for &(partition, next) in &other.0 {
+            self.advance(partition, next);
+        }
     }
-    Ok(offsets)
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn to_list(&self, topic: &str) -> Result<TopicPartitionList, KafkaError> {
+        let mut offsets = TopicPartitionList::new();
+        for &(partition, next) in &self.0 {
+            offsets.add_partition_offset(topic, partition, Offset::Offset(next))?;
+        }
+        Ok(offsets)
+    }
 }
 
 /// Creates the alert producer: transactional for exactly-once delivery, else idempotent only.
@@ -683,6 +730,19 @@ mod tests {
             interval: INTERVAL,
             last_end: Some(last_end),
         }
+    }
+
+    #[test]
+    fn next_offsets_keep_the_furthest_position_of_each_partition() {
+        let mut batch = NextOffsets::default();
+        batch.advance(3, 11);
+        batch.advance(0, 5);
+        batch.advance(3, 12);
+        assert_eq!(batch, NextOffsets(vec![(3, 12), (0, 5)]));
+
+        let mut handled = NextOffsets(vec![(0, 9), (1, 4)]);
+        handled.advance_to(&batch);
+        assert_eq!(handled, NextOffsets(vec![(0, 9), (1, 4), (3, 12)]));
     }
 
     #[test]

@@ -380,15 +380,14 @@ async fn accept_batch(state: &IngestState, token: Option<&str>, bytes: &[u8]) ->
         }
     }
 
-    let reads: Vec<CameraRead> = to_publish
-        .iter()
-        .map(|(_, stored)| stored.read.clone())
-        .collect();
     let started = Instant::now();
-    let results = state.publisher.publish_all(&reads).await;
+    let results = state
+        .publisher
+        .publish_all(to_publish.iter().map(|(_, stored)| &stored.read))
+        .await;
     PUBLISH_SECONDS.observe(started.elapsed().as_secs_f64());
 
-    let mut read_ids = Vec::with_capacity(reads.len());
+    let mut read_ids = Vec::with_capacity(to_publish.len());
     for ((line, stored), result) in to_publish.into_iter().zip(results) {
         match result {
             Ok(()) => read_ids.push(stored.read.read_id),

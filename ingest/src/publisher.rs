@@ -115,11 +115,11 @@ impl ReadPublisher {
 
     /// Publishes reads and waits for every acknowledgement. Returns one result per read, in
     /// order, so a batch can report each line on its own.
-    pub async fn publish_all(&self, reads: &[CameraRead]) -> Vec<Result<(), PublishError>> {
-        let mut pending = Vec::with_capacity(reads.len());
-        for read in reads {
-            pending.push(self.enqueue(read));
-        }
+    pub async fn publish_all<'r>(
+        &self,
+        reads: impl IntoIterator<Item = &'r CameraRead>,
+    ) -> Vec<Result<(), PublishError>> {
+        let pending: Vec<_> = reads.into_iter().map(|read| self.enqueue(read)).collect();
         join_all(pending.into_iter().map(|enqueued| async move {
             let delivery = enqueued?;
             match delivery.await {

@@ -1,6 +1,6 @@
 //! When the matcher commits a batch that raised an alert. For a read that reached Kafka moments
-//! ago, the batch commits once every read that has arrived is matched, so dispatch does not wait
-//! out the commit interval. For a read from a backlog, it commits at the end of its window, so a
+//! ago, the batch commits once it has lasted a quarter of the commit interval and every read that
+//! has arrived is matched, so dispatch does not wait out the interval. For a read from a backlog, it commits at the end of its window, so a
 //! matcher catching up keeps its long batches and few commits.
 
 // A failed set-up step should stop the test with its error, which is what unwrap does.
@@ -24,7 +24,8 @@ use common::*;
 use retention_support::camera_read;
 
 /// Long enough to tell a batch that ends with its window from one that ends early: the first
-/// window after start lasts half of it, 10 s, and each later one at least as long.
+/// window after start lasts half of it, 10 s, and each later one at least as long. A batch that
+/// ends early lasts a quarter of it, 5 s.
 const COMMIT_INTERVAL_MS: u64 = 20_000;
 
 /// Produces `read` with the given Kafka timestamp, as a read that reached Kafka then.
@@ -80,7 +81,11 @@ async fn recent_alert_commits_before_window_end() {
     wait_for_distinct_alerts(&kafka, 2, Duration::from_secs(60)).await;
     let waited = sent.elapsed();
     assert!(
-        waited < Duration::from_secs(5),
+        waited >= Duration::from_secs(5),
+        "the alert of a recent read took {waited:?}, less than the shortest batch of 5 s"
+    );
+    assert!(
+        waited < Duration::from_secs(9),
         "the alert of a recent read took {waited:?}; its window lasts at least 10 s"
     );
     pipeline.stop().await;

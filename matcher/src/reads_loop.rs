@@ -97,6 +97,9 @@ const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long reading the recent alerts back may take at start or after a rebalance.
 const ALERT_HISTORY_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// A batch that ends early for an alert lasts at least the commit interval divided by this.
+const EARLY_BATCH_DIVISOR: u32 = 4;
+
 /// One read in this many has its match duration timed; see `handle_batch`.
 const MATCH_TIMING_SAMPLE: i64 = 16;
 
@@ -384,10 +387,10 @@ impl ReadsLoop {
     /// received after the assignment changed is returned unmatched, to start the next batch
     /// once the suppression state is restored.
     ///
-    /// A batch with an alert for a recent read ends early, as soon as no further read is
-    /// waiting: the alert is committed then instead of at the end of the window. While the
-    /// matcher works through a backlog its reads are older than that, so the batches keep
-    /// their full length and the number of commits stays low.
+    /// A batch with an alert for a recent read ends early, once it has lasted a quarter of the
+    /// commit interval and no further read is waiting: the alert is committed then instead of
+    /// at the end of the window. While the matcher works through a backlog its reads are older
+    /// than that, so the batches keep their full length and the number of commits stays low.
     async fn next_batch<'c>(
         &'c self,
         first: BorrowedMessage<'c>,
@@ -410,9 +413,16 @@ impl ReadsLoop {
         // cancel a timer per read.
         let deadline = tokio::time::sleep_until(window_end);
         tokio::pin!(deadline);
+        // Under heavy load an alert is matched every few milliseconds, and ending every batch
+        // at the first one would multiply the transactions.
+        let shortest_end = tokio::time::Instant::now()
+            + Duration::from_millis(self.settings.commit_interval_ms) / EARLY_BATCH_DIVISOR;
+        let shortest = tokio::time::sleep_until(shortest_end);
+        tokio::pin!(shortest);
         while batch.reads < self.settings.batch_max_reads {
-            let received = if recent_alert {
-                if deadline.is_elapsed() || shutdown.is_cancelled() {
+            let now = tokio::time::Instant::now();
+            let received = if recent_alert && now >= shortest_end {
+                if now >= window_end || shutdown.is_cancelled() {
                     break;
                 }
                 match self.consumer.recv().now_or_never() {
@@ -425,6 +435,7 @@ impl ReadsLoop {
                     biased;
                     () = &mut deadline => break,
                     _ = shutdown.cancelled() => break,
+                    () = &mut shortest, if recent_alert => continue,
                     received = self.consumer.recv() => received,
                 }
             };
@@ -733,7 +744,7 @@ mod tests {
     }
 
     #[test]
-    fn next_offsets_keep_the_furthest_position_of_each_partition() {
+    fn next_offsets_keep_furthest_position() {
         let mut batch = NextOffsets::default();
         batch.advance(3, 11);
         batch.advance(0, 5);

@@ -347,6 +347,9 @@ async fn count_alerts(kafka: &KafkaSettings) -> anyhow::Result<usize> {
 /// while it joins waited about half a second for it in benchmark runs.
 const LATENCY_WARM_UP: Duration = Duration::from_secs(3);
 
+/// Reads the latency phase's producer may hold unacknowledged: several seconds of sending.
+const LATENCY_QUEUE_MAX_MESSAGES: u32 = 2_000_000;
+
 /// Figures of the latency phase.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LatencyFigures {
@@ -390,7 +393,13 @@ pub async fn measure_latency(
         measured_from.timestamp_micros(),
         stop_collecting.clone(),
     ));
-    let publisher = ReadPublisher::connect(kafka, PublisherLimits::default()).await?;
+    // Near the machine's limit the broker falls behind for moments, and ingest's queue of
+    // 100,000 records filled in such a moment and failed the run.
+    let limits = PublisherLimits {
+        queue_max_messages: LATENCY_QUEUE_MAX_MESSAGES,
+        ..PublisherLimits::default()
+    };
+    let publisher = ReadPublisher::connect(kafka, limits).await?;
     let tick = Duration::from_millis(5);
     let per_tick = rate * tick.as_secs_f64();
     let mut ticks = tokio::time::interval(tick);

@@ -420,9 +420,9 @@ impl ReadsLoop {
         let shortest = tokio::time::sleep_until(shortest_end);
         tokio::pin!(shortest);
         while batch.reads < self.settings.batch_max_reads {
-            let now = tokio::time::Instant::now();
-            let received = if recent_alert && now >= shortest_end {
-                if now >= window_end || shutdown.is_cancelled() {
+            // The clock is read only once an alert is waiting, not for every read.
+            let received = if recent_alert && tokio::time::Instant::now() >= shortest_end {
+                if tokio::time::Instant::now() >= window_end || shutdown.is_cancelled() {
                     break;
                 }
                 match self.consumer.recv().now_or_never() {

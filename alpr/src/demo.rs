@@ -446,15 +446,7 @@ async fn feed_generated(
             .iter()
             .map(|read| serde_json::to_string(read).map(|line| line + "\n"))
             .collect::<Result<_, _>>()?;
-        let response = client
-            .post(&url)
-            .bearer_auth(DEMO_TOKEN)
-            .header("content-type", "application/x-ndjson")
-            .body(body)
-            .send()
-            .await?;
-        let status = response.status();
-        let answer: serde_json::Value = response.json().await?;
+        let (status, answer) = post_ndjson(&client, &url, DEMO_TOKEN, body).await?;
         anyhow::ensure!(status.is_success(), "ingest responded {status}: {answer}");
         let rejected_lines: HashSet<u64> = answer["rejected"]
             .as_array()
@@ -491,6 +483,26 @@ async fn feed_generated(
 }
 
 /// Prints alerts from the alert topic until shutdown, and records their latencies.
+/// Posts an NDJSON batch of reads to ingest with a camera token, and returns the response's
+/// status and JSON body.
+pub async fn post_ndjson(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    body: String,
+) -> anyhow::Result<(reqwest::StatusCode, serde_json::Value)> {
+    let response = client
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await?;
+    let status = response.status();
+    let answer = response.json().await?;
+    Ok((status, answer))
+}
+
 async fn print_alerts(
     kafka: KafkaSettings,
     tally: Arc<Mutex<AlertTally>>,

@@ -9,7 +9,6 @@
 mod common;
 mod retention_support;
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -52,10 +51,7 @@ async fn committed_alerts(kafka: &KafkaSettings) -> usize {
 async fn recent_alert_commits_before_window_end() {
     let kafka = fresh_settings("alert_commit").await;
     let folder = tempfile::tempdir().unwrap();
-    let hotlist: HashSet<String> = ["7ABC123", "8XYZ999"]
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let hotlist = plate_set(&["7ABC123", "8XYZ999"]);
     import_hotlist(&kafka, &hotlist, folder.path()).await;
     let settings = MatcherSettings {
         state_dir: folder.path().join("matcher"),

@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -45,10 +44,7 @@ async fn send_reads(pipeline: &Pipeline, plates: &[&str], camera: &str) {
 async fn alerts_once_without_transactions_and_resumes_after_restart() {
     let kafka = fresh_settings("at-least-once").await;
     let folder = tempfile::tempdir().unwrap();
-    let hotlist: HashSet<String> = ["7ABC123", "8XYZ999"]
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let hotlist = plate_set(&["7ABC123", "8XYZ999"]);
     import_hotlist(&kafka, &hotlist, folder.path()).await;
     let settings = MatcherSettings {
         state_dir: folder.path().join("matcher"),

@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -90,10 +90,7 @@ fn counts(pairs: &[(&str, &str, usize)]) -> BTreeMap<(String, String), usize> {
 async fn repeats_alert_once_and_reads_are_kept() {
     let kafka = fresh_settings("suppression").await;
     let folder = tempfile::tempdir().unwrap();
-    let hotlist: HashSet<String> = ["7ABC123", "8XYZ999", "5KLM777"]
-        .into_iter()
-        .map(String::from)
-        .collect();
+    let hotlist = plate_set(&["7ABC123", "8XYZ999", "5KLM777"]);
     import_hotlist(&kafka, &hotlist, folder.path()).await;
     let state_dir = folder.path().join("matcher");
     let start = Utc::now() - chrono::Duration::minutes(20);

@@ -63,6 +63,11 @@ pub fn is_hotlisted(plate: &str) -> bool {
     plate.starts_with("00")
 }
 
+/// Returns a set of plates, such as a small hotlist.
+pub fn plate_set(plates: &[&str]) -> HashSet<String> {
+    plates.iter().map(|plate| plate.to_string()).collect()
+}
+
 /// Writes the hotlist of `plates` as a CSV and imports it as list `SPD-TEST`.
 pub async fn import_hotlist(kafka: &KafkaSettings, plates: &HashSet<String>, folder: &Path) {
     let path = folder.join("hotlist.csv");

@@ -11,6 +11,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
 use alpr::app_config::AppConfig;
+use alpr::demo::post_ndjson;
 use alpr_ingest::{CameraToken, IngestSettings, PublisherLimits, ReadPublisher};
 use alpr_matcher::{Delivery, MatcherSettings};
 use alpr_platform::kafka::watermarks;
@@ -593,18 +594,7 @@ async fn send_over_http(
 ) -> anyhow::Result<Throughput> {
     let started = Instant::now();
     let mut responses = futures::stream::iter(bodies)
-        .map(|body| async move {
-            let response = client
-                .post(url)
-                .bearer_auth(token)
-                .header("content-type", "application/x-ndjson")
-                .body(body)
-                .send()
-                .await?;
-            let status = response.status();
-            let answer: serde_json::Value = response.json().await?;
-            anyhow::Ok((status, answer))
-        })
+        .map(|body| post_ndjson(client, url, token, body))
         .buffer_unordered(concurrency);
     let mut accepted = 0;
     while let Some(response) = responses.next().await {

@@ -448,7 +448,7 @@ impl ReadsLoop {
                     recent_alert |= alerted && self.is_recent(&message);
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "reads consume error");
+                    tracing::warn!(%error, "receiving a read failed, ending the batch early");
                     break;
                 }
             }

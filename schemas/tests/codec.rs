@@ -373,7 +373,7 @@ fn plate_view_borrows_the_normalised_plate() {
 }
 
 #[test]
-fn plate_view_reads_nothing_after_the_plate() {
+fn plate_view_stops_at_plate() {
     let read = sample_read();
     let bytes = encode(&read).unwrap();
     // The normalised plate follows the raw text, which for this read is different.

@@ -77,7 +77,7 @@ pub static SUPPRESSION_KEYS: LazyLock<IntGauge> = LazyLock::new(|| {
 pub static COMMIT_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
     register_histogram!(
         "alpr_matcher_commit_seconds",
-        "Time from the end of a batch's window until its alerts were acknowledged and its offsets committed (at least once: sent for commit); reads arriving meanwhile wait",
+        "Time from the end of a batch's window until its alerts were acknowledged and its offsets committed (at least once: sent for commit); reads arriving meanwhile are matched, and their alerts wait for it",
         commit_buckets()
     )
     .expect("metric registers once")

@@ -6,7 +6,8 @@
 //! sees every alert of a batch once or, if the matcher dies before the commit, none of them and
 //! the batch is handled again after restart.
 //! A restarted instance with the same `transactional.id` fences the dead one and aborts the
-//! transaction it left open.
+//! transaction it left open. While a batch commits, the next batch's reads are matched, and
+//! their alerts are held until its transaction can begin (see [`PendingCommit`]).
 //!
 //! Alert suppression decides per batch inside the same transaction, and whenever the partition
 //! assignment changes, at start included, its state is rebuilt from the committed alerts, so it
@@ -15,8 +16,11 @@
 //! With [`Delivery::AtLeastOnce`] there is no transaction: a batch's offsets are committed once
 //! the broker has acknowledged its alerts, so a crash repeats alerts instead of losing them.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::future::{join_all, FutureExt};
@@ -81,6 +85,8 @@ pub enum ReadsLoopError {
     AlertHistory(#[from] AlertHistoryError),
     #[error("hotlist store: {0}")]
     Store(#[from] StoreError),
+    #[error("transaction commit thread failed: {0}")]
+    CommitThread(#[source] tokio::task::JoinError),
 }
 
 /// Outcome of looking one read up in the hotlist.
@@ -124,10 +130,38 @@ struct MatchedBatch {
     next_offsets: NextOffsets,
     /// Alerts in the producer's queue, with the future of their acknowledgement.
     sent: Vec<(alpr_schemas::Alert, DeliveryFuture)>,
-    /// Encoded alerts the producer's queue had no room for, sent when the batch ends.
+    /// Encoded alerts not yet handed to the producer, because the last batch's commit was
+    /// still pending or the producer's queue was full. They are sent once that commit
+    /// completes, or at the latest when the batch ends.
     unsent: Vec<(alpr_schemas::Alert, Vec<u8>)>,
+    /// Whether alerts may go to the producer now: in exactly-once mode, whether this batch's
+    /// transaction has begun.
+    sending: bool,
     suppressed: Vec<String>,
     emitted_at: i64,
+}
+
+/// The commit of the last batch, awaited while the next batch's reads are matched.
+///
+/// Committing a transaction takes a few broker round trips. In the pipeline benchmark most
+/// commits took 2 to 15 ms, and some took over 100 ms on a saturated machine. A reads loop
+/// that waited for each commit would stand still that long in every commit interval. Reads
+/// are therefore matched meanwhile, but their alerts wait, because a transactional producer
+/// cannot begin the next transaction before the last one has committed.
+type PendingCommit<'a> = Pin<Box<dyn Future<Output = Result<(), ReadsLoopError>> + Send + 'a>>;
+
+/// Waits for the pending commit and clears it. Without a pending commit it never completes.
+fn commit_finished<'p, 'c>(
+    pending: &'p mut Option<PendingCommit<'c>>,
+) -> impl Future<Output = Result<(), ReadsLoopError>> + use<'p, 'c> {
+    std::future::poll_fn(move |context| {
+        let Some(commit) = pending.as_mut() else {
+            return Poll::Pending;
+        };
+        let committed = std::task::ready!(commit.as_mut().poll(context));
+        *pending = None;
+        Poll::Ready(committed)
+    })
 }
 
 /// Ends of the batches' collection windows, one commit interval apart.
@@ -278,10 +312,35 @@ impl ReadsLoop {
     }
 
     /// Handles batches until `shutdown`. The batch in hand is finished and committed first.
+    ///
+    /// A batch commits while the next one's reads are matched: see [`PendingCommit`].
     pub async fn run(&self, shutdown: ShutdownToken) -> Result<(), ReadsLoopError> {
         tracing::info!(group = %self.group_id, "matching reads");
+        let outcome = self.run_batches(&shutdown).await;
+        if let Err(error) = &outcome {
+            // NOTE: the loop stops instead of rewinding the consumer to the last committed
+            // offsets and retrying; the restarted process resumes from those offsets.
+            tracing::error!(%error, "batch failed, stopping");
+            if self.settings.delivery == Delivery::ExactlyOnce {
+                if let Err(abort_error) = tokio::task::block_in_place(|| {
+                    self.producer.abort_transaction(TRANSACTION_TIMEOUT)
+                }) {
+                    tracing::warn!(error = %abort_error, "cannot abort transaction");
+                }
+            }
+            return outcome;
+        }
+        if self.settings.delivery == Delivery::AtLeastOnce {
+            self.commit_handled_offsets()?;
+        }
+        tracing::info!("reads loop stopped");
+        Ok(())
+    }
+
+    async fn run_batches(&self, shutdown: &ShutdownToken) -> Result<(), ReadsLoopError> {
         // A read received after the assignment changed, kept for the next batch.
         let mut carried = None;
+        let mut pending: Option<PendingCommit<'_>> = None;
         let mut schedule =
             BatchSchedule::new(Duration::from_millis(self.settings.commit_interval_ms));
         loop {
@@ -289,46 +348,49 @@ impl ReadsLoop {
                 Some(first) => first,
                 None => tokio::select! {
                     _ = shutdown.cancelled() => break,
+                    committed = commit_finished(&mut pending) => {
+                        committed?;
+                        continue;
+                    }
                     received = self.consumer.recv() => received?,
                 },
             };
             // The assignment changes while the consumer waits for reads, so this read may be of
-            // a partition whose earlier alerts another instance committed.
+            // a partition whose earlier alerts another instance committed. The state is rebuilt
+            // from committed alerts, so the last batch's commit has to finish first.
             if self.assignment_changed.swap(false, Ordering::SeqCst) {
+                if let Some(commit) = pending.take() {
+                    commit.await?;
+                }
                 self.restore_suppression()?;
             }
             let window_end = schedule.next_end(tokio::time::Instant::now());
-            let (batch, next) = self.next_batch(first, window_end, &shutdown).await?;
+            let (batch, next) = self
+                .next_batch(first, window_end, &mut pending, shutdown)
+                .await?;
             carried = next;
-            let commit_started = Instant::now();
-            let handled = match self.settings.delivery {
-                Delivery::ExactlyOnce => self.handle_in_transaction(batch).await,
-                Delivery::AtLeastOnce => self.handle_then_commit(batch).await,
-            };
-            COMMIT_SECONDS.observe(commit_started.elapsed().as_secs_f64());
-            if let Err(error) = handled {
-                // NOTE: the loop stops instead of rewinding the consumer to the last committed
-                // offsets and retrying; the restarted process resumes from those offsets.
-                tracing::error!(%error, "batch failed, stopping");
-                if self.settings.delivery == Delivery::ExactlyOnce {
-                    if let Err(abort_error) = tokio::task::block_in_place(|| {
-                        self.producer.abort_transaction(TRANSACTION_TIMEOUT)
-                    }) {
-                        tracing::warn!(error = %abort_error, "cannot abort transaction");
-                    }
-                }
-                return Err(error);
-            }
+            pending = Some(Box::pin(self.commit_batch(batch)));
             self.clean_up_suppression();
             if shutdown.is_cancelled() {
                 break;
             }
         }
-        if self.settings.delivery == Delivery::AtLeastOnce {
-            self.commit_handled_offsets()?;
+        if let Some(commit) = pending.take() {
+            commit.await?;
         }
-        tracing::info!("reads loop stopped");
         Ok(())
+    }
+
+    /// Commits a batch whose reads are all matched: in its transaction in exactly-once mode,
+    /// else once its alerts are acknowledged.
+    async fn commit_batch(&self, batch: MatchedBatch) -> Result<(), ReadsLoopError> {
+        let started = Instant::now();
+        let committed = match self.settings.delivery {
+            Delivery::ExactlyOnce => self.handle_in_transaction(batch).await,
+            Delivery::AtLeastOnce => self.handle_then_commit(batch).await,
+        };
+        COMMIT_SECONDS.observe(started.elapsed().as_secs_f64());
+        committed
     }
 
     /// Commits the offsets after every read handled so far and waits for the broker's response,
@@ -355,11 +417,15 @@ impl ReadsLoop {
             .consumer
             .group_metadata()
             .ok_or(ReadsLoopError::NoGroupMetadata)?;
-        tokio::task::block_in_place(|| {
-            self.producer
-                .send_offsets_to_transaction(&offsets, &group, TRANSACTION_TIMEOUT)?;
-            self.producer.commit_transaction(TRANSACTION_TIMEOUT)
-        })?;
+        // The commit blocks until the broker responds, so it runs on a thread of its own and
+        // the reads loop goes on matching meanwhile.
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || {
+            producer.send_offsets_to_transaction(&offsets, &group, TRANSACTION_TIMEOUT)?;
+            producer.commit_transaction(TRANSACTION_TIMEOUT)
+        })
+        .await
+        .map_err(ReadsLoopError::CommitThread)??;
         record_committed(&outcome, (self.clock)());
         Ok(())
     }
@@ -387,6 +453,10 @@ impl ReadsLoop {
     /// received after the assignment changed is returned unmatched, to start the next batch
     /// once the suppression state is restored.
     ///
+    /// The last batch's commit, `pending`, continues meanwhile, and alerts are held until it
+    /// completes and this batch's transaction has begun. The batch is returned only after that
+    /// commit.
+    ///
     /// A batch with an alert for a recent read ends early, once it has lasted a quarter of the
     /// commit interval and no further read is waiting: the alert is committed then instead of
     /// at the end of the window. While the matcher works through a backlog its reads are older
@@ -395,19 +465,22 @@ impl ReadsLoop {
         &'c self,
         first: BorrowedMessage<'c>,
         window_end: tokio::time::Instant,
+        pending: &mut Option<PendingCommit<'c>>,
         shutdown: &ShutdownToken,
     ) -> Result<(MatchedBatch, Option<BorrowedMessage<'c>>), ReadsLoopError> {
-        if self.settings.delivery == Delivery::ExactlyOnce {
-            self.producer.begin_transaction()?;
-        }
         let mut batch = MatchedBatch {
             reads: 0,
             next_offsets: NextOffsets::default(),
             sent: Vec::new(),
             unsent: Vec::new(),
+            sending: false,
             suppressed: Vec::new(),
             emitted_at: (self.clock)().timestamp_micros(),
         };
+        // Without a transaction, alerts need not wait for the last batch's commit.
+        if pending.is_none() || self.settings.delivery == Delivery::AtLeastOnce {
+            self.start_sending(&mut batch)?;
+        }
         let mut recent_alert = self.match_read(&first, &mut batch)? && self.is_recent(&first);
         // One timer for the whole batch: a timeout around each receive would register and
         // cancel a timer per read.
@@ -419,6 +492,7 @@ impl ReadsLoop {
             + Duration::from_millis(self.settings.commit_interval_ms) / EARLY_BATCH_DIVISOR;
         let shortest = tokio::time::sleep_until(shortest_end);
         tokio::pin!(shortest);
+        let mut carried = None;
         while batch.reads < self.settings.batch_max_reads {
             // The clock is read only once an alert is waiting, not for every read.
             let received = if recent_alert && tokio::time::Instant::now() >= shortest_end {
@@ -435,6 +509,11 @@ impl ReadsLoop {
                     biased;
                     () = &mut deadline => break,
                     _ = shutdown.cancelled() => break,
+                    committed = commit_finished(pending) => {
+                        committed?;
+                        self.start_sending(&mut batch)?;
+                        continue;
+                    }
                     () = &mut shortest, if recent_alert => continue,
                     received = self.consumer.recv() => received,
                 }
@@ -442,7 +521,8 @@ impl ReadsLoop {
             match received {
                 Ok(message) => {
                     if self.assignment_changed.load(Ordering::SeqCst) {
-                        return Ok((batch, Some(message)));
+                        carried = Some(message);
+                        break;
                     }
                     let alerted = self.match_read(&message, &mut batch)?;
                     recent_alert |= alerted && self.is_recent(&message);
@@ -453,7 +533,27 @@ impl ReadsLoop {
                 }
             }
         }
-        Ok((batch, None))
+        if let Some(commit) = pending.take() {
+            commit.await?;
+            self.start_sending(&mut batch)?;
+        }
+        Ok((batch, carried))
+    }
+
+    /// Opens the batch for alerts, once the last batch has committed: begins its transaction in
+    /// exactly-once mode and hands the producer the alerts held so far.
+    fn start_sending(&self, batch: &mut MatchedBatch) -> Result<(), ReadsLoopError> {
+        if batch.sending {
+            return Ok(());
+        }
+        if self.settings.delivery == Delivery::ExactlyOnce {
+            self.producer.begin_transaction()?;
+        }
+        batch.sending = true;
+        for (alert, payload) in std::mem::take(&mut batch.unsent) {
+            self.send_alert(alert, payload, batch)?;
+        }
+        Ok(())
     }
 
     /// Returns whether `message` reached Kafka less than one commit interval ago, going by
@@ -536,14 +636,18 @@ impl ReadsLoop {
         Ok(alerted)
     }
 
-    /// Hands an alert to the producer, inside the open transaction in exactly-once mode. When
-    /// the producer's queue is full the alert is kept, to be sent when the batch ends.
+    /// Hands an alert to the producer, inside the open transaction in exactly-once mode. While
+    /// the batch cannot send yet, or the producer's queue is full, the alert is kept for later.
     fn send_alert(
         &self,
         alert: alpr_schemas::Alert,
         payload: Vec<u8>,
         batch: &mut MatchedBatch,
     ) -> Result<(), ReadsLoopError> {
+        if !batch.sending {
+            batch.unsent.push((alert, payload));
+            return Ok(());
+        }
         match self
             .producer
             .send_result(self.alert_record(&alert, &payload))

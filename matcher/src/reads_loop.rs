@@ -24,6 +24,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::future::{join_all, FutureExt};
+use futures::StreamExt;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
@@ -87,6 +88,9 @@ pub enum ReadsLoopError {
     Store(#[from] StoreError),
     #[error("transaction commit thread failed: {0}")]
     CommitThread(#[source] tokio::task::JoinError),
+    /// rdkafka's message streams are endless, so this is not expected.
+    #[error("the consumer's message stream ended")]
+    StreamEnded,
 }
 
 /// Outcome of looking one read up in the hotlist.
@@ -482,10 +486,14 @@ impl ReadsLoop {
             self.start_sending(&mut batch)?;
         }
         let mut recent_alert = self.match_read(&first, &mut batch)? && self.is_recent(&first);
-        // One timer for the whole batch: a timeout around each receive would register and
-        // cancel a timer per read.
+        // One timer, one shutdown listener and one message stream for the whole batch. Made
+        // anew for each read, they would register and unregister a waker per read, under a
+        // lock each time, which showed in profiles.
         let deadline = tokio::time::sleep_until(window_end);
         tokio::pin!(deadline);
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(cancelled);
+        let mut reads = self.consumer.stream();
         // Under heavy load an alert is matched every few milliseconds, and ending every batch
         // at the first one would multiply the transactions.
         let shortest_end = tokio::time::Instant::now()
@@ -499,8 +507,8 @@ impl ReadsLoop {
                 if tokio::time::Instant::now() >= window_end || shutdown.is_cancelled() {
                     break;
                 }
-                match self.consumer.recv().now_or_never() {
-                    Some(received) => received,
+                match reads.next().now_or_never() {
+                    Some(received) => received.ok_or(ReadsLoopError::StreamEnded)?,
                     // Every read that has arrived is matched.
                     None => break,
                 }
@@ -508,14 +516,14 @@ impl ReadsLoop {
                 tokio::select! {
                     biased;
                     () = &mut deadline => break,
-                    _ = shutdown.cancelled() => break,
+                    () = &mut cancelled => break,
                     committed = commit_finished(pending) => {
                         committed?;
                         self.start_sending(&mut batch)?;
                         continue;
                     }
                     () = &mut shortest, if recent_alert => continue,
-                    received = self.consumer.recv() => received,
+                    received = reads.next() => received.ok_or(ReadsLoopError::StreamEnded)?,
                 }
             };
             match received {

@@ -342,9 +342,25 @@ impl ReadsLoop {
     }
 
     async fn run_batches(&self, shutdown: &ShutdownToken) -> Result<(), ReadsLoopError> {
+        let mut pending = None;
+        let outcome = self.handle_batches(&mut pending, shutdown).await;
+        // A commit still running when a later batch fails is allowed to finish, so that `run`
+        // does not abort the transaction while another thread commits it.
+        if let (Err(_), Some(commit)) = (&outcome, pending.take()) {
+            if let Err(error) = commit.await {
+                tracing::warn!(%error, "commit of the previous batch failed");
+            }
+        }
+        outcome
+    }
+
+    async fn handle_batches<'c>(
+        &'c self,
+        pending: &mut Option<PendingCommit<'c>>,
+        shutdown: &ShutdownToken,
+    ) -> Result<(), ReadsLoopError> {
         // A read received after the assignment changed, kept for the next batch.
         let mut carried = None;
-        let mut pending: Option<PendingCommit<'_>> = None;
         let mut schedule =
             BatchSchedule::new(Duration::from_millis(self.settings.commit_interval_ms));
         loop {
@@ -352,7 +368,7 @@ impl ReadsLoop {
                 Some(first) => first,
                 None => tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    committed = commit_finished(&mut pending) => {
+                    committed = commit_finished(pending) => {
                         committed?;
                         continue;
                     }
@@ -370,10 +386,10 @@ impl ReadsLoop {
             }
             let window_end = schedule.next_end(tokio::time::Instant::now());
             let (batch, next) = self
-                .next_batch(first, window_end, &mut pending, shutdown)
+                .next_batch(first, window_end, pending, shutdown)
                 .await?;
             carried = next;
-            pending = Some(Box::pin(self.commit_batch(batch)));
+            *pending = Some(Box::pin(self.commit_batch(batch)));
             self.clean_up_suppression();
             if shutdown.is_cancelled() {
                 break;

@@ -5,6 +5,7 @@
 //! The components run as release `alpr` processes started from the binary given in the
 //! options; the harness only generates load, counts and times.
 
+pub mod cpu;
 pub mod phases;
 pub mod process;
 pub mod report;
@@ -75,10 +76,13 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     tracing::info!(seconds = hotlist.load_seconds, "hotlist loaded");
 
     let (reads, expected_alerts) = traffic.reads(options.reads)?;
-    let fill = phases::publish_direct(&kafka, reads).await?;
+    let fill = phases::publish_direct(&kafka, &reads).await?;
     tracing::info!(per_second = fill.per_second, "reads topic filled");
     let bare_consumer = phases::drain_bare(&kafka, options.reads).await?;
-    tracing::info!(per_second = bare_consumer.per_second, "bare consumer done");
+    tracing::info!(
+        per_second = bare_consumer.throughput.per_second,
+        "bare consumer done"
+    );
 
     let at_least_once = phases::run_matcher(
         options,
@@ -113,7 +117,7 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
     let pipeline_max = exactly_once.throughput.per_second.min(fill.per_second);
     let latency_rate = options.latency_rate.unwrap_or(pipeline_max / 2.0);
     let latency =
-        phases::measure_latency(options, &kafka, &state_dir, &mut traffic, latency_rate).await?;
+        phases::measure_latency(options, &kafka, &state_dir, &reads, latency_rate).await?;
     tracing::info!(p99_ms = latency.p99_ms, "latency measured");
 
     let ingest = phases::measure_ingest(options, &kafka, &mut traffic).await?;

@@ -18,6 +18,7 @@ use alpr_platform::kafka::watermarks;
 use alpr_platform::{KafkaSettings, ShutdownToken};
 use alpr_schemas::{decode, Alert, CameraRead};
 
+use super::cpu::{CpuSample, CpuUse};
 use super::process::{folder_bytes, free_local_address, ComponentProcess};
 use super::workload::{ndjson_bodies, Traffic, LIST, ORGANISATION};
 use super::BenchOptions;
@@ -158,7 +159,7 @@ pub async fn load_hotlist(
 /// in flight, and returns the rate from the first send to the last acknowledgement.
 pub async fn publish_direct(
     kafka: &KafkaSettings,
-    reads: Vec<CameraRead>,
+    reads: &[CameraRead],
 ) -> anyhow::Result<Throughput> {
     let publisher = ReadPublisher::connect(kafka, PublisherLimits::default()).await?;
     let count = reads.len();
@@ -181,9 +182,18 @@ pub async fn publish_direct(
     Ok(Throughput::new(count, started.elapsed()))
 }
 
+/// Figures of the bare consumer's drain.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct BareFigures {
+    pub throughput: Throughput,
+    /// CPU time from the first record to the last; the process is the harness, which runs
+    /// the loop.
+    pub cpu: CpuUse,
+}
+
 /// Drains the reads topic with a consumer loop that only counts, configured as the matcher's
-/// consumer is, and returns its rate from the first record to the last.
-pub async fn drain_bare(kafka: &KafkaSettings, expected: usize) -> anyhow::Result<Throughput> {
+/// consumer is, and returns its rate and CPU time from the first record to the last.
+pub async fn drain_bare(kafka: &KafkaSettings, expected: usize) -> anyhow::Result<BareFigures> {
     let consumer: StreamConsumer = kafka
         .consumer_config()
         .set("group.id", format!("{}bench-bare", kafka.topic_prefix))
@@ -195,24 +205,36 @@ pub async fn drain_bare(kafka: &KafkaSettings, expected: usize) -> anyhow::Resul
     let mut counted = 0;
     let mut bytes = 0_usize;
     let mut first = None;
+    let harness = Some(std::process::id());
     let deadline = Instant::now() + DRAIN_TIMEOUT;
     while counted < expected {
         let message = tokio::time::timeout_at(deadline.into(), consumer.recv())
             .await
             .context("bare consumer timed out")??;
-        first.get_or_insert_with(Instant::now);
+        if first.is_none() {
+            first = Some((Instant::now(), CpuSample::now(harness)?));
+        }
         bytes += message.payload().map_or(0, <[u8]>::len);
         counted += 1;
     }
-    let first = first.unwrap_or_else(Instant::now);
+    let end = CpuSample::now(harness)?;
+    let (first, cpu_at_first) = match first {
+        Some(first) => first,
+        None => (Instant::now(), end),
+    };
     tracing::debug!(bytes, "bare consumer drained the reads");
-    Ok(Throughput::new(counted.saturating_sub(1), first.elapsed()))
+    Ok(BareFigures {
+        throughput: Throughput::new(counted.saturating_sub(1), first.elapsed()),
+        cpu: CpuUse::between(&cpu_at_first, &end)?,
+    })
 }
 
 /// Figures of one matcher pass over the reads.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MatcherFigures {
     pub throughput: Throughput,
+    /// CPU time from the first read to the last; the process is the matcher.
+    pub cpu: CpuUse,
     pub alerts: usize,
     pub expected_alerts: usize,
     /// From start until ready, with the hotlist already in the state folder.
@@ -247,9 +269,11 @@ pub async fn run_matcher(
     let first = matcher
         .wait_for_metric("alpr_matcher_reads_total", 1.0, DRAIN_TIMEOUT)
         .await?;
+    let cpu_at_first = CpuSample::now(Some(matcher.pid()))?;
     let last = matcher
         .wait_for_metric("alpr_matcher_reads_total", reads as f64, DRAIN_TIMEOUT)
         .await?;
+    let cpu = CpuUse::between(&cpu_at_first, &CpuSample::now(Some(matcher.pid()))?)?;
     let throughput = Throughput::new(reads.saturating_sub(1), last - first);
     // The last batch's alerts commit a moment after its reads are counted.
     let alerts =
@@ -257,6 +281,7 @@ pub async fn run_matcher(
     let peak_rss_bytes = matcher.stop()?;
     Ok(MatcherFigures {
         throughput,
+        cpu,
         alerts,
         expected_alerts,
         restart_seconds: restart.as_secs_f64(),
@@ -363,19 +388,58 @@ pub struct LatencyFigures {
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub max_ms: f64,
+    /// CPU time while measuring, after the warm-up; the process is the matcher.
+    pub cpu: CpuUse,
+}
+
+/// Reads of the latency phase: the reads of the fill phase in turn, each with a new id and
+/// captured "now". Generating and validating every read as ingest does took the harness about
+/// a fifth of the machine at 288,000 reads/s, and the matcher and the broker lacked that CPU
+/// time. Copying a read costs a fraction of it. The plates, and so the share of reads that
+/// match, are those of the fill phase.
+struct ReplayedReads<'a> {
+    reads: &'a [CameraRead],
+    next: usize,
+    /// Random base of the new read ids, drawn once: a random id for every read asked the
+    /// kernel for randomness each time, which showed in the harness's profile.
+    first_id: u128,
+}
+
+impl<'a> ReplayedReads<'a> {
+    fn new(reads: &'a [CameraRead]) -> anyhow::Result<Self> {
+        if reads.is_empty() {
+            bail!("the latency phase needs reads to replay");
+        }
+        Ok(Self {
+            reads,
+            next: 0,
+            first_id: uuid::Uuid::new_v4().as_u128(),
+        })
+    }
+
+    fn next_read(&mut self, captured_at: i64) -> CameraRead {
+        let mut read = self.reads[self.next % self.reads.len()].clone();
+        read.read_id =
+            uuid::Uuid::from_u128(self.first_id.wrapping_add(self.next as u128)).to_string();
+        self.next += 1;
+        read.captured_at = captured_at;
+        read.received_at = captured_at;
+        read
+    }
 }
 
 /// Sends reads captured "now" at `rate` per second to an exactly-once matcher for the warm-up
 /// and then the phase's duration, and measures from each alerting read's capture time to the
 /// moment its alert is readable by a `read_committed` consumer. Alerts of reads captured
-/// during the warm-up are not measured.
+/// during the warm-up are not measured. The reads are `fill_reads` replayed.
 pub async fn measure_latency(
     options: &BenchOptions,
     kafka: &KafkaSettings,
     state_dir: &Path,
-    traffic: &mut Traffic,
+    fill_reads: &[CameraRead],
     rate: f64,
 ) -> anyhow::Result<LatencyFigures> {
+    let mut replayed = ReplayedReads::new(fill_reads)?;
     let config = matcher_config(kafka, options, state_dir, Delivery::ExactlyOnce)?;
     let mut matcher = ComponentProcess::start(
         &options.alpr,
@@ -404,17 +468,22 @@ pub async fn measure_latency(
     let tick = Duration::from_millis(5);
     let per_tick = rate * tick.as_secs_f64();
     let mut ticks = tokio::time::interval(tick);
-    let phase_end = Instant::now() + LATENCY_WARM_UP + Duration::from_secs(options.latency_seconds);
+    let measuring_from = Instant::now() + LATENCY_WARM_UP;
+    let phase_end = measuring_from + Duration::from_secs(options.latency_seconds);
     let mut due = 0.0;
     let mut sent = 0;
     let mut in_flight = Vec::new();
+    let mut cpu_from = None;
     while Instant::now() < phase_end {
         ticks.tick().await;
+        if cpu_from.is_none() && Instant::now() >= measuring_from {
+            cpu_from = Some(CpuSample::now(Some(matcher.pid()))?);
+        }
         due += per_tick;
         let mut batch = Vec::new();
+        let now = chrono::Utc::now().timestamp_micros();
         while due >= 1.0 {
-            let (read, _) = traffic.next_read(chrono::Utc::now())?;
-            batch.push(read);
+            batch.push(replayed.next_read(now));
             due -= 1.0;
         }
         sent += batch.len();
@@ -423,6 +492,8 @@ pub async fn measure_latency(
             async move { publisher.publish_all(&batch).await },
         ));
     }
+    let cpu_to = CpuSample::now(Some(matcher.pid()))?;
+    let cpu = CpuUse::between(&cpu_from.unwrap_or(cpu_to), &cpu_to)?;
     for published in in_flight {
         if let Some(Err(error)) = published.await?.into_iter().find(Result::is_err) {
             bail!("publishing reads: {error}");
@@ -452,6 +523,7 @@ pub async fn measure_latency(
         p99_ms: quantile(0.99),
         p999_ms: quantile(0.999),
         max_ms: quantile(1.0),
+        cpu,
     })
 }
 
@@ -565,7 +637,7 @@ pub async fn measure_ingest(
             options.http_reads / INGEST_ROUNDS
         };
         let (direct_reads, _) = traffic.reads(reads)?;
-        direct = direct.plus(&publish_direct(&kafka, direct_reads).await?);
+        direct = direct.plus(&publish_direct(&kafka, &direct_reads).await?);
         let bodies = ndjson_bodies(traffic, reads, options.http_batch)?;
         let sent = send_over_http(&client, &url, token, bodies, options.http_concurrency).await?;
         if sent.records != reads {
@@ -649,4 +721,34 @@ pub async fn measure_retention(
         bytes_per_read: state_bytes as f64 / tracked_reads.max(1) as f64,
         peak_rss_bytes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replayed_reads_cycle_with_new_ids() -> anyhow::Result<()> {
+        let (reads, _) = Traffic::new(7, 1_000).reads(3)?;
+        let mut replayed = ReplayedReads::new(&reads)?;
+        let copies: Vec<CameraRead> = (0..7).map(|_| replayed.next_read(42)).collect();
+
+        let ids: std::collections::HashSet<&str> =
+            copies.iter().map(|read| read.read_id.as_str()).collect();
+        assert_eq!(ids.len(), copies.len());
+        for (index, copy) in copies.iter().enumerate() {
+            let original = &reads[index % reads.len()];
+            assert_eq!(copy.plate, original.plate);
+            assert_eq!(copy.camera_id, original.camera_id);
+            assert_eq!(copy.captured_at, 42);
+            assert_eq!(copy.received_at, 42);
+            assert!(!reads.iter().any(|read| read.read_id == copy.read_id));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn replay_without_reads_is_an_error() {
+        assert!(ReplayedReads::new(&[]).is_err());
+    }
 }

@@ -111,6 +111,10 @@ impl ComponentProcess {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Returns the largest resident set size the process has had so far, in bytes.
     pub fn peak_rss_bytes(&self) -> anyhow::Result<u64> {
         peak_rss_of(self.child.id())

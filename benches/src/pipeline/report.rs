@@ -2,8 +2,10 @@
 
 use serde::Serialize;
 
+use super::cpu::CpuUse;
 use super::phases::{
-    HotlistFigures, IngestFigures, LatencyFigures, MatcherFigures, RetentionFigures, Throughput,
+    BareFigures, HotlistFigures, IngestFigures, LatencyFigures, MatcherFigures, RetentionFigures,
+    Throughput,
 };
 
 /// Everything one run measured.
@@ -16,7 +18,7 @@ pub struct Figures {
     /// Filling the reads topic with ingest's producer settings.
     pub fill: Throughput,
     /// The consumer loop that only counts: the reference for the matcher.
-    pub bare_consumer: Throughput,
+    pub bare_consumer: BareFigures,
     pub matcher_at_least_once: MatcherFigures,
     pub matcher_exactly_once: MatcherFigures,
     pub latency: LatencyFigures,
@@ -84,7 +86,7 @@ pub fn check_targets(figures: &Figures) -> Vec<TargetCheck> {
             met,
         });
     };
-    let bare = figures.bare_consumer.per_second;
+    let bare = figures.bare_consumer.throughput.per_second;
     let alo = figures.matcher_at_least_once.throughput.per_second;
     let eos = figures.matcher_exactly_once.throughput.per_second;
     check(
@@ -164,6 +166,54 @@ pub fn check_targets(figures: &Figures) -> Vec<TargetCheck> {
 }
 
 impl Report {
+    /// Writes the CPU time each drain took per read. Then the rate that the at-least-once
+    /// matcher's CPU time per read would allow with every core busy, which bounds its ratio to
+    /// the bare consumer on this machine, however the matcher spreads its work.
+    fn cpu_table(&self, line: &mut impl FnMut(String)) {
+        let f = &self.figures;
+        line("| drain | CPU per read, machine | machine busy | CPU per read, process |".into());
+        line("| --- | ---: | ---: | ---: |".into());
+        let mut row = |drain: &str, cpu: &CpuUse, reads: usize| {
+            line(format!(
+                "| {drain} | {:.2} µs | {:.0} % | {} |",
+                cpu.machine_micros_per(reads),
+                cpu.machine_busy_share * 100.0,
+                cpu.process_micros_per(reads)
+                    .map_or_else(|| "–".to_string(), |micros| format!("{micros:.2} µs"))
+            ));
+        };
+
+        let bare = &f.bare_consumer;
+        let at_least_once = &f.matcher_at_least_once;
+        row(
+            "bare consumer loop (process: the harness)",
+            &bare.cpu,
+            bare.throughput.records,
+        );
+        row(
+            "matcher, at-least-once",
+            &at_least_once.cpu,
+            at_least_once.throughput.records,
+        );
+        row(
+            "matcher, exactly-once",
+            &f.matcher_exactly_once.cpu,
+            f.matcher_exactly_once.throughput.records,
+        );
+        line(String::new());
+
+        let micros = at_least_once
+            .cpu
+            .machine_micros_per(at_least_once.throughput.records);
+        let ceiling = self.machine.cpus as f64 * 1e6 / micros.max(1e-9);
+        line(format!(
+            "With all {} cores busy, the at-least-once matcher's CPU time per read would allow \
+             at most {ceiling:.0} reads/s, {:.2} × the bare consumer's rate.",
+            self.machine.cpus,
+            ceiling / bare.throughput.per_second
+        ));
+    }
+
     /// Renders the report as Markdown tables, for the terminal and for BENCHMARKS.md.
     pub fn to_markdown(&self) -> String {
         let f = &self.figures;
@@ -195,7 +245,11 @@ impl Report {
             ));
         };
         row("fill reads topic (direct produce)", &f.fill, None);
-        row("bare consumer loop (reference)", &f.bare_consumer, None);
+        row(
+            "bare consumer loop (reference)",
+            &f.bare_consumer.throughput,
+            None,
+        );
         row(
             "matcher, at-least-once",
             &f.matcher_at_least_once.throughput,
@@ -215,6 +269,8 @@ impl Report {
             &f.ingest.http,
             Some(f.ingest.peak_rss_bytes),
         );
+        line(String::new());
+        self.cpu_table(&mut line);
         line(String::new());
         line(format!(
             "Hotlist: {} entries imported in {:.1} s; loaded by a matcher on an empty state \
@@ -239,6 +295,17 @@ impl Report {
             f.latency.p99_ms,
             f.latency.p999_ms,
             f.latency.max_ms
+        ));
+        line(format!(
+            "While latency was measured the machine was {:.0} % busy, the matcher using {} of \
+             its {} cores; the rest went to the broker and to the harness, which publishes \
+             the reads with ingest's producer and reads the alerts.",
+            f.latency.cpu.machine_busy_share * 100.0,
+            f.latency.cpu.process_cores().map_or_else(
+                || "an unknown share".to_string(),
+                |cores| format!("{cores:.2}")
+            ),
+            self.machine.cpus
         ));
         line(format!(
             "Retention: {} reads indexed in {:.1} s; state {:.1} MiB on disk, {:.1} bytes per \

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use futures::StreamExt;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
@@ -400,28 +402,31 @@ pub struct LatencyFigures {
 struct ReplayedReads<'a> {
     reads: &'a [CameraRead],
     next: usize,
-    /// Random base of the new read ids, drawn once: a random id for every read asked the
-    /// kernel for randomness each time, which showed in the harness's profile.
-    first_id: u128,
+    /// Source of the new read ids. `Uuid::new_v4` asks the kernel for randomness on every
+    /// call, which showed in the harness's profile. Ids in sequence would not do either: the
+    /// retention worker's state compresses them far better than the random-looking ids that
+    /// ingest derives, and would report fewer bytes per read than a deployment sees.
+    ids: StdRng,
 }
 
 impl<'a> ReplayedReads<'a> {
-    fn new(reads: &'a [CameraRead]) -> anyhow::Result<Self> {
+    fn new(reads: &'a [CameraRead], seed: u64) -> anyhow::Result<Self> {
         if reads.is_empty() {
             bail!("the latency phase needs reads to replay");
         }
         Ok(Self {
             reads,
             next: 0,
-            first_id: uuid::Uuid::new_v4().as_u128(),
+            ids: StdRng::seed_from_u64(seed),
         })
     }
 
     fn next_read(&mut self, captured_at: i64) -> CameraRead {
         let mut read = self.reads[self.next % self.reads.len()].clone();
-        read.read_id =
-            uuid::Uuid::from_u128(self.first_id.wrapping_add(self.next as u128)).to_string();
         self.next += 1;
+        read.read_id = uuid::Builder::from_random_bytes(self.ids.random())
+            .into_uuid()
+            .to_string();
         read.captured_at = captured_at;
         read.received_at = captured_at;
         read
@@ -439,7 +444,7 @@ pub async fn measure_latency(
     fill_reads: &[CameraRead],
     rate: f64,
 ) -> anyhow::Result<LatencyFigures> {
-    let mut replayed = ReplayedReads::new(fill_reads)?;
+    let mut replayed = ReplayedReads::new(fill_reads, options.seed)?;
     let config = matcher_config(kafka, options, state_dir, Delivery::ExactlyOnce)?;
     let mut matcher = ComponentProcess::start(
         &options.alpr,
@@ -730,7 +735,7 @@ mod tests {
     #[test]
     fn replayed_reads_cycle_with_new_ids() -> anyhow::Result<()> {
         let (reads, _) = Traffic::new(7, 1_000).reads(3)?;
-        let mut replayed = ReplayedReads::new(&reads)?;
+        let mut replayed = ReplayedReads::new(&reads, 7)?;
         let copies: Vec<CameraRead> = (0..7).map(|_| replayed.next_read(42)).collect();
 
         let ids: std::collections::HashSet<&str> =
@@ -749,6 +754,6 @@ mod tests {
 
     #[test]
     fn replay_without_reads_is_an_error() {
-        assert!(ReplayedReads::new(&[]).is_err());
+        assert!(ReplayedReads::new(&[], 7).is_err());
     }
 }

@@ -403,9 +403,10 @@ struct ReplayedReads<'a> {
     reads: &'a [CameraRead],
     next: usize,
     /// Source of the new read ids. A UUID made with the uuid crate's own generator called
-    /// into the kernel for randomness on every read, which showed in the harness's profile. Ids in sequence would not do either: the
-    /// retention worker's state compresses them far better than the random-looking ids that
-    /// ingest derives, and would report fewer bytes per read than a deployment sees.
+    /// into the kernel for randomness on every read, which showed in the harness's profile.
+    /// Ids in sequence would not do either: the retention worker's state compresses them far
+    /// better than the random-looking ids that ingest derives, and would report fewer bytes
+    /// per read than a deployment sees.
     ids: StdRng,
 }
 

@@ -94,7 +94,7 @@ fn tick_seconds() -> anyhow::Result<f64> {
 /// nice, system, idle, iowait, irq, softirq, steal. Steal counts as busy: another guest held
 /// the core, and this machine could not use it.
 fn machine_ticks() -> anyhow::Result<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+    let stat = std::fs::read_to_string("/proc/stat").context("failed to read /proc/stat")?;
     let line = stat
         .lines()
         .find(|line| line.starts_with("cpu "))
@@ -105,7 +105,7 @@ fn machine_ticks() -> anyhow::Result<(u64, u64)> {
         .take(8)
         .map(str::parse::<u64>)
         .collect::<Result<Vec<_>, _>>()
-        .context("parsing the cpu line of /proc/stat")?;
+        .context("invalid counter in the cpu line of /proc/stat")?;
     let [user, nice, system, idle, iowait, irq, softirq, steal] = fields[..] else {
         anyhow::bail!("the cpu line of /proc/stat has fewer than 8 counters");
     };
@@ -116,8 +116,8 @@ fn machine_ticks() -> anyhow::Result<(u64, u64)> {
 /// Returns the user and system ticks of process `pid` from `/proc/<pid>/stat`.
 fn process_ticks(pid: u32) -> anyhow::Result<u64> {
     let path = format!("/proc/{pid}/stat");
-    let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    parse_process_ticks(&stat).with_context(|| format!("parsing {path}"))
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("failed to read {path}"))?;
+    parse_process_ticks(&stat).with_context(|| format!("invalid process stat line in {path}"))
 }
 
 /// Sums utime and stime, fields 14 and 15 of a process's stat line. The command name, field 2,
@@ -126,12 +126,12 @@ fn parse_process_ticks(stat: &str) -> anyhow::Result<u64> {
     let after_name = stat
         .rfind(')')
         .map(|end| &stat[end + 1..])
-        .context("no command name")?;
+        .context("missing `)` after the command name")?;
     let mut fields = after_name.split_whitespace().skip(11);
     let mut next = |name: &str| -> anyhow::Result<u64> {
         fields
             .next()
-            .with_context(|| format!("no {name} field"))?
+            .with_context(|| format!("missing {name} field"))?
             .parse()
             .with_context(|| format!("{name} is not a number"))
     };

@@ -188,8 +188,8 @@ pub async fn publish_direct(
 #[derive(Debug, Clone, Copy, serde::Serialize)]
 pub struct BareFigures {
     pub throughput: Throughput,
-    /// CPU time from the first record to the last; the process is the harness, which runs
-    /// the loop.
+    /// CPU time from the first record to the last. The process sampled is the harness, which
+    /// runs the loop.
     pub cpu: CpuUse,
 }
 
@@ -235,7 +235,7 @@ pub async fn drain_bare(kafka: &KafkaSettings, expected: usize) -> anyhow::Resul
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct MatcherFigures {
     pub throughput: Throughput,
-    /// CPU time from the first read to the last; the process is the matcher.
+    /// CPU time from the first read to the last. The process sampled is the matcher.
     pub cpu: CpuUse,
     pub alerts: usize,
     pub expected_alerts: usize,
@@ -390,7 +390,8 @@ pub struct LatencyFigures {
     pub p99_ms: f64,
     pub p999_ms: f64,
     pub max_ms: f64,
-    /// CPU time while measuring, after the warm-up; the process is the matcher.
+    /// CPU time while latency was measured, after the warm-up. The process sampled is the
+    /// matcher.
     pub cpu: CpuUse,
 }
 
@@ -404,9 +405,9 @@ struct ReplayedReads<'a> {
     next: usize,
     /// Source of the new read ids. A UUID made with the uuid crate's own generator called
     /// into the kernel for randomness on every read, which showed in the harness's profile.
-    /// Ids in sequence would not do either: the retention worker's state compresses them far
-    /// better than the random-looking ids that ingest derives, and would report fewer bytes
-    /// per read than a deployment sees.
+    /// Ids in sequence would not do either, because the retention worker's state compresses
+    /// them far better than the random-looking ids that ingest derives, so the run would
+    /// report fewer bytes per read than a deployment stores.
     ids: StdRng,
 }
 
@@ -437,7 +438,7 @@ impl<'a> ReplayedReads<'a> {
 /// Sends reads captured "now" at `rate` per second to an exactly-once matcher for the warm-up
 /// and then the phase's duration, and measures from each alerting read's capture time to the
 /// moment its alert is readable by a `read_committed` consumer. Alerts of reads captured
-/// during the warm-up are not measured. The reads are `fill_reads` replayed.
+/// during the warm-up are not measured. The reads sent are copies of `fill_reads`.
 pub async fn measure_latency(
     options: &BenchOptions,
     kafka: &KafkaSettings,

@@ -111,6 +111,7 @@ impl ComponentProcess {
         }
     }
 
+    /// Returns the operating system's id of the process.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

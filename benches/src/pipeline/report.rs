@@ -166,9 +166,9 @@ pub fn check_targets(figures: &Figures) -> Vec<TargetCheck> {
 }
 
 impl Report {
-    /// Writes the CPU time each drain took per read. Then the rate that the at-least-once
-    /// matcher's CPU time per read would allow with every core busy, which bounds its ratio to
-    /// the bare consumer on this machine, however the matcher spreads its work.
+    /// Writes the CPU time each drain took per read, and the rate that the at-least-once
+    /// matcher's CPU time per read would allow with every core busy. That rate bounds the
+    /// matcher's ratio to the bare consumer on this machine, however it spreads its work.
     fn cpu_table(&self, line: &mut impl FnMut(String)) {
         let f = &self.figures;
         line("| drain | CPU per read, machine | machine busy | CPU per read, process |".into());

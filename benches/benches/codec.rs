@@ -3,11 +3,12 @@
 //! same record, schema and single-object framing, so their ratio comes from one run.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use serde::Deserialize;
 
 use alpr_schemas::plate::normalise_read_plate;
 use alpr_schemas::{
-    decode, encode, Alert, AlertEntry, CameraRead, Location, MatchDetail, MatchDifference,
-    MatchKind, PlateRead, VehicleAttribute, VehicleRead,
+    decode, decode_view, encode, normalised_plate_of, Alert, AlertEntry, CameraRead, Location,
+    MatchDetail, MatchDifference, MatchKind, PlateRead, VehicleAttribute, VehicleRead,
 };
 
 fn sample_read() -> CameraRead {
@@ -149,5 +150,132 @@ fn alert_codec(criterion: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, plate_normalisation, camera_read_codec, alert_codec);
+/// Measures the matcher's first look at every read, its normalised plate, by the schema-guided
+/// reader and by the serde view it replaced.
+fn read_plate(criterion: &mut Criterion) {
+    let read = sample_read();
+    let bytes = encode(&read).expect("read encodes");
+    let by_plan = |bytes: &[u8]| normalised_plate_of(bytes).map(|plate| plate.map(str::len));
+    let by_serde = |bytes: &[u8]| {
+        decode_view::<CameraRead, ReadPlateView>(bytes)
+            .map(|view| view.map(|view| view.plate.normalised.len()))
+    };
+    let expected = Some(read.plate.normalised.len());
+    assert_eq!(by_plan(&bytes).expect("plan reads the plate"), expected);
+    assert_eq!(
+        by_serde(&bytes).expect("serde view reads the plate"),
+        expected
+    );
+
+    let mut group = criterion.benchmark_group("read_plate");
+    group.bench_function("field_plan", |bench| {
+        bench.iter(|| by_plan(black_box(&bytes)))
+    });
+    group.bench_function("serde_view", |bench| {
+        bench.iter(|| by_serde(black_box(&bytes)))
+    });
+    group.finish();
+}
+
+/// The normalised plate of an encoded read through serde: the baseline for
+/// `normalised_plate_of`, which the matcher used to decode this way. Deserialising stops at the
+/// plate's `normalised` field, but each field before it is visited and skipped by
+/// `serde_avro_fast`. Stopping early suits Avro only: a JSON decoder would reject the map left
+/// open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ReadPlateView<'a> {
+    plate: PlateTextView<'a>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PlateTextView<'a> {
+    normalised: &'a str,
+}
+
+impl<'de> Deserialize<'de> for ReadPlateView<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let plate = deserializer.deserialize_struct(
+            "CameraRead",
+            &["plate"],
+            FieldVisitor::<PlateTextView<'de>>::new("plate"),
+        )?;
+        Ok(Self { plate })
+    }
+}
+
+impl<'de> Deserialize<'de> for PlateTextView<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let normalised = deserializer.deserialize_struct(
+            "PlateRead",
+            &["normalised"],
+            FieldVisitor::<&'de str>::new("normalised"),
+        )?;
+        Ok(Self { normalised })
+    }
+}
+
+/// Visits a record's fields in order, skipping each until the one named `name`, and returns that
+/// field's value without reading the fields after it.
+struct FieldVisitor<T> {
+    name: &'static str,
+    value: std::marker::PhantomData<T>,
+}
+
+impl<T> FieldVisitor<T> {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            value: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for FieldVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(formatter, "a record with a field named {}", self.name)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        while let Some(wanted) = map.next_key_seed(FieldNamed(self.name))? {
+            if wanted {
+                return map.next_value();
+            }
+            map.next_value::<serde::de::IgnoredAny>()?;
+        }
+        Err(serde::de::Error::missing_field(self.name))
+    }
+}
+
+/// Deserialises a field name as whether it is the given one, without copying it.
+struct FieldNamed(&'static str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for FieldNamed {
+    type Value = bool;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for FieldNamed {
+    type Value = bool;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a field name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<bool, E> {
+        Ok(name == self.0)
+    }
+}
+
+criterion_group!(
+    benches,
+    plate_normalisation,
+    camera_read_codec,
+    alert_codec,
+    read_plate
+);
 criterion_main!(benches);

@@ -37,9 +37,7 @@ use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use alpr_platform::{KafkaSettings, ShutdownToken};
 use alpr_schemas::plate::mask_plate;
-use alpr_schemas::{
-    decode, decode_view, encode, CameraRead, CodecError, HotlistEntry, ReadPlateView,
-};
+use alpr_schemas::{decode, encode, normalised_plate_of, CameraRead, CodecError, HotlistEntry};
 
 use crate::alert_history::{committed_alerts_since, AlertHistoryError};
 use crate::matching::{build_alert, matching_entries};
@@ -746,12 +744,12 @@ impl ReadsLoop {
     /// is decoded only for the few reads some entry can match. A read that cannot be decoded is
     /// an outcome, not an error, because it is skipped; a failed store read stops the loop.
     fn look_up(&self, payload: &[u8]) -> Result<LookUp, StoreError> {
-        let view = match decode_view::<CameraRead, ReadPlateView>(payload) {
-            Ok(view) => view,
+        let plate = match normalised_plate_of(payload) {
+            Ok(plate) => plate,
             Err(error) => return Ok(LookUp::Undecodable(error)),
         };
-        let (read, candidates) = match view {
-            Some(view) => (None, self.store.entries_for_read(view.plate.normalised)?),
+        let (read, candidates) = match plate {
+            Some(plate) => (None, self.store.entries_for_read(plate)?),
             // Written with an older schema: the full decode resolves it.
             None => match decode::<CameraRead>(payload) {
                 Ok(read) => {

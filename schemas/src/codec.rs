@@ -100,6 +100,26 @@ impl RecordSchemas {
     pub fn known_versions(&self) -> usize {
         self.writers.len()
     }
+
+    pub(crate) fn record_name(&self) -> &'static str {
+        self.record
+    }
+
+    /// Returns the current schema's JSON text, whitespace removed.
+    pub(crate) fn current_json(&self) -> &str {
+        self.current_datum.json()
+    }
+
+    /// Returns the datum of the single-object encoded `bytes` when the current schema wrote
+    /// them, and `None` when a historical one did. Fails on an invalid header or an unknown
+    /// fingerprint.
+    pub(crate) fn current_datum<'a>(
+        &self,
+        bytes: &'a [u8],
+    ) -> Result<Option<&'a [u8]>, CodecError> {
+        let (fingerprint, _) = writer_schema(self, bytes)?;
+        Ok((fingerprint == self.current_fingerprint).then(|| &bytes[HEADER_LEN..]))
+    }
 }
 
 /// Returns the 8-byte Rabin fingerprint of a schema's canonical form, little-endian.
@@ -213,11 +233,10 @@ pub fn decode_view<'a, R: AvroRecord, View: Deserialize<'a>>(
     bytes: &'a [u8],
 ) -> Result<Option<View>, CodecError> {
     let schemas = R::schemas();
-    let (fingerprint, _) = writer_schema(schemas, bytes)?;
-    if fingerprint != schemas.current_fingerprint {
+    let Some(datum) = schemas.current_datum(bytes)? else {
         return Ok(None);
-    }
-    serde_avro_fast::from_datum_slice(&bytes[HEADER_LEN..], &schemas.current_datum)
+    };
+    serde_avro_fast::from_datum_slice(datum, &schemas.current_datum)
         .map(Some)
         .map_err(|error| CodecError::Datum {
             record: schemas.record,

@@ -8,6 +8,7 @@
 
 pub mod codec;
 pub mod confusion;
+pub mod field_reader;
 pub mod plate;
 pub mod records;
 pub mod submission;
@@ -16,11 +17,11 @@ pub use codec::{
     decode, decode_view, encode, encode_as_written, is_encoded_as, AvroRecord, CodecError,
 };
 pub use records::{
-    Alert, AlertEntry, AuditAction, AuditEvent, Camera, CameraRead, EvidenceHold, HotlistEntry,
-    HotlistEntryView, HotlistImport, HotlistReason, Location, MatchDetail, MatchDifference,
-    MatchKind, MatchPolicy, Organisation, OrganisationLevel, PlateRead, PlateTextView,
-    ReadPlateView, RegistryRecord, SharingGrant, User, UserRole, VehicleAttribute,
-    VehicleDescription, VehicleRead,
+    normalised_plate_of, Alert, AlertEntry, AuditAction, AuditEvent, Camera, CameraRead,
+    EvidenceHold, HotlistEntry, HotlistEntryView, HotlistImport, HotlistReason, Location,
+    MatchDetail, MatchDifference, MatchKind, MatchPolicy, Organisation, OrganisationLevel,
+    PlateRead, RegistryRecord, SharingGrant, User, UserRole, VehicleAttribute, VehicleDescription,
+    VehicleRead,
 };
 
 /// Converts a UTC time to the microseconds since the Unix epoch that every timestamp field holds.

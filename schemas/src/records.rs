@@ -2,7 +2,12 @@
 //! because the Avro serde bridge matches fields by name. Every timestamp is microseconds since the
 //! Unix epoch, UTC, as the schemas' `timestamp-micros` logical type defines it.
 
+use std::sync::LazyLock;
+
 use serde::{Deserialize, Serialize};
+
+use crate::codec::CodecError;
+use crate::field_reader::StringFieldReader;
 
 /// One plate read by one camera: the value of `alpr.reads.v1`, keyed by `read_id`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,102 +28,20 @@ pub struct CameraRead {
     pub source: String,
 }
 
-/// The normalised plate of an encoded [`CameraRead`], borrowed from its bytes: all a consumer
-/// needs to decide whether the read concerns it. Decode with
-/// `decode_view::<CameraRead, ReadPlateView>`.
+/// Reads the normalised plate of a single-object encoded [`CameraRead`], borrowed from its
+/// bytes, without decoding the rest of the read: all the matcher needs to tell whether a read
+/// can match a hotlist entry. Returns `None` for a read written with a historical schema, which
+/// the caller decodes in full with [`crate::decode`].
 ///
-/// Decoding stops at the plate's `normalised` field and leaves the rest of the datum unread. In
-/// a profile of the matcher with a 100,000-entry hotlist, skipping the fields after the plate
-/// cost more than the hotlist lookup.
-/// Stopping early is safe because nothing is read from the datum afterwards. It suits Avro
-/// only: a JSON decoder, for one, would reject the map left open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReadPlateView<'a> {
-    pub plate: PlateTextView<'a>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PlateTextView<'a> {
-    pub normalised: &'a str,
-}
-
-impl<'de> Deserialize<'de> for ReadPlateView<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let plate = deserializer.deserialize_struct(
-            "CameraRead",
-            &["plate"],
-            FieldVisitor::<PlateTextView<'de>>::new("plate"),
-        )?;
-        Ok(Self { plate })
-    }
-}
-
-impl<'de> Deserialize<'de> for PlateTextView<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let normalised = deserializer.deserialize_struct(
-            "PlateRead",
-            &["normalised"],
-            FieldVisitor::<&'de str>::new("normalised"),
-        )?;
-        Ok(Self { normalised })
-    }
-}
-
-/// Visits a record's fields in order, skipping each until the one named `name`, and returns that
-/// field's value without reading the fields after it.
-struct FieldVisitor<T> {
-    name: &'static str,
-    value: std::marker::PhantomData<T>,
-}
-
-impl<T> FieldVisitor<T> {
-    fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            value: std::marker::PhantomData,
-        }
-    }
-}
-
-impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for FieldVisitor<T> {
-    type Value = T;
-
-    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(formatter, "a record with a field named {}", self.name)
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
-        while let Some(wanted) = map.next_key_seed(FieldNamed(self.name))? {
-            if wanted {
-                return map.next_value();
-            }
-            map.next_value::<serde::de::IgnoredAny>()?;
-        }
-        Err(serde::de::Error::missing_field(self.name))
-    }
-}
-
-/// Deserialises a field name as whether it is the given one, without copying it.
-struct FieldNamed(&'static str);
-
-impl<'de> serde::de::DeserializeSeed<'de> for FieldNamed {
-    type Value = bool;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
-        deserializer.deserialize_identifier(self)
-    }
-}
-
-impl serde::de::Visitor<'_> for FieldNamed {
-    type Value = bool;
-
-    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-        formatter.write_str("a field name")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<bool, E> {
-        Ok(name == self.0)
-    }
+/// The fields before the plate are stepped over, not checked, so a read that is corrupt only
+/// there still gives its plate. If such a read matches an entry, its full decode rejects it.
+pub fn normalised_plate_of(bytes: &[u8]) -> Result<Option<&str>, CodecError> {
+    static READER: LazyLock<StringFieldReader> = LazyLock::new(|| {
+        StringFieldReader::for_current::<CameraRead>(&["plate", "normalised"]).unwrap_or_else(
+            |error| panic!("compiled-in CameraRead schema lacks the plate: {error}"),
+        )
+    });
+    READER.read(bytes)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

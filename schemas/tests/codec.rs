@@ -7,6 +7,7 @@
 use alpr_schemas::codec::{fingerprint_of, AvroRecord};
 use alpr_schemas::*;
 use apache_avro::Schema;
+use proptest::prelude::*;
 
 fn sample_read() -> CameraRead {
     CameraRead {
@@ -355,25 +356,22 @@ fn camera_read_v1_record_decodes_with_defaults() {
 }
 
 #[test]
-fn plate_view_borrows_the_normalised_plate() {
+fn plate_reader_borrows_normalised_plate() {
     let read = sample_read();
     let bytes = encode(&read).unwrap();
-    let view = decode_view::<CameraRead, ReadPlateView>(&bytes)
-        .unwrap()
-        .expect("current schema");
-    assert_eq!(view.plate.normalised, read.plate.normalised);
+    let plate = normalised_plate_of(&bytes).unwrap();
+    assert_eq!(plate, Some(read.plate.normalised.as_str()));
 
     let mut other = read.clone();
     other.plate.normalised = "8XYZ99?".into();
     other.vehicle = VehicleRead::default();
     other.location = None;
     let bytes = encode(&other).unwrap();
-    let view = decode_view::<CameraRead, ReadPlateView>(&bytes).unwrap();
-    assert_eq!(view.map(|view| view.plate.normalised), Some("8XYZ99?"));
+    assert_eq!(normalised_plate_of(&bytes).unwrap(), Some("8XYZ99?"));
 }
 
 #[test]
-fn plate_view_stops_at_plate() {
+fn plate_reader_stops_at_plate() {
     let read = sample_read();
     let bytes = encode(&read).unwrap();
     // The normalised plate follows the raw text, which for this read is different.
@@ -384,22 +382,118 @@ fn plate_view_stops_at_plate() {
         .unwrap()
         + normalised.len();
     assert!(end < bytes.len() - 1, "the read has fields after its plate");
-    let view = decode_view::<CameraRead, ReadPlateView>(&bytes[..end])
-        .unwrap()
-        .expect("current schema");
-    assert_eq!(view.plate.normalised, read.plate.normalised);
+    let plate = normalised_plate_of(&bytes[..end]).unwrap();
+    assert_eq!(plate, Some(read.plate.normalised.as_str()));
 }
 
 #[test]
-fn plate_view_leaves_older_schemas_to_the_full_decode() {
+fn plate_reader_leaves_older_schemas_to_full_decode() {
     let framed = encode_with_v1_read_schema(&sample_read());
-    assert_eq!(
-        decode_view::<CameraRead, ReadPlateView>(&framed).unwrap(),
-        None
-    );
+    assert_eq!(normalised_plate_of(&framed).unwrap(), None);
+}
+
+#[test]
+fn plate_reader_rejects_bad_header_and_cut_datum() {
     let bytes = encode(&sample_read()).unwrap();
-    let error = decode_view::<CameraRead, ReadPlateView>(&bytes[..12]).unwrap_err();
+    let error = normalised_plate_of(&bytes[..12]).unwrap_err();
     assert!(matches!(error, CodecError::Datum { .. }), "{error}");
+    assert!(
+        error.to_string().contains("`read_id` is cut off"),
+        "{error}"
+    );
+
+    let mut unknown = bytes.clone();
+    unknown[2] ^= 0xFF;
+    let error = normalised_plate_of(&unknown).unwrap_err();
+    assert!(matches!(error, CodecError::UnknownSchema { .. }), "{error}");
+
+    let error = normalised_plate_of(&bytes[..9]).unwrap_err();
+    assert!(matches!(error, CodecError::NotSingleObject(_)), "{error}");
+}
+
+fn attribute_strategy() -> impl Strategy<Value = Option<VehicleAttribute>> {
+    proptest::option::of(
+        (any::<String>(), proptest::option::of(any::<f32>()))
+            .prop_map(|(value, confidence)| VehicleAttribute { value, confidence }),
+    )
+}
+
+prop_compose! {
+    fn read_strategy()(
+        ids in any::<[String; 3]>(),
+        captured_at in any::<i64>(),
+        received_at in any::<i64>(),
+        location in proptest::option::of(
+            (any::<f64>(), any::<f64>(), proptest::option::of(any::<f64>()))
+        ),
+        present in any::<bool>(),
+        text in any::<String>(),
+        normalised in any::<String>(),
+        region in proptest::option::of(any::<String>()),
+        confidence in proptest::option::of(any::<f32>()),
+        unreadable_positions in proptest::collection::vec(any::<i32>(), 0..4),
+        attributes in [attribute_strategy(), attribute_strategy(), attribute_strategy(), attribute_strategy()],
+        image_ref in proptest::option::of(any::<String>()),
+        source in any::<String>(),
+    ) -> CameraRead {
+        let [read_id, camera_id, organisation_id] = ids;
+        let [make, model, vehicle_type, colour] = attributes;
+        CameraRead {
+            read_id,
+            camera_id,
+            organisation_id,
+            captured_at,
+            received_at,
+            location: location.map(|(latitude, longitude, heading)| Location {
+                latitude,
+                longitude,
+                heading,
+            }),
+            plate: PlateRead {
+                present,
+                text,
+                normalised,
+                region,
+                confidence,
+                unreadable_positions,
+            },
+            vehicle: VehicleRead { make, model, vehicle_type, colour },
+            image_ref,
+            source,
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn plate_reader_agrees_with_full_decode(read in read_strategy()) {
+        let bytes = encode(&read).unwrap();
+        prop_assert_eq!(normalised_plate_of(&bytes).unwrap(), Some(read.plate.normalised.as_str()));
+    }
+
+    /// A wrong plate from the reader would let a wanted vehicle pass without an alert, so
+    /// whenever the full decode accepts a damaged read, the reader has to give its plate.
+    #[test]
+    fn plate_reader_agrees_on_damaged_reads(
+        read in read_strategy(),
+        position in any::<proptest::sample::Index>(),
+        byte in any::<u8>(),
+        cut in any::<bool>(),
+    ) {
+        let mut bytes = encode(&read).unwrap();
+        let position = 10 + position.index(bytes.len() - 10);
+        if cut {
+            bytes.truncate(position);
+        } else {
+            bytes[position] = byte;
+        }
+        let plate = normalised_plate_of(&bytes);
+        if let Ok(decoded) = decode::<CameraRead>(&bytes) {
+            prop_assert_eq!(plate.unwrap(), Some(decoded.plate.normalised.as_str()));
+        }
+    }
 }
 
 #[test]

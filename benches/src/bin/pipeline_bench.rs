@@ -7,6 +7,13 @@ use clap::Parser;
 
 use alpr_benches::pipeline::{run, BenchOptions};
 
+// The `alpr` binary's allocator, so that the bare consumer loop in this process, the matcher's
+// reference, drains under the same conditions. It drained 1.64 M reads/s with glibc's malloc
+// and 2.89 M with jemalloc, side by side (BENCHMARKS.md).
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Debug, Parser)]
 #[command(about = "Measure ingest, the matcher and retention against a running broker")]
 struct Args {

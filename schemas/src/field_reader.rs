@@ -108,8 +108,11 @@ impl FieldPlan {
                 let field_path = join(&prefix, &field.name);
                 let mut skips = Vec::new();
                 plan_value(&schema, field.type_, &mut HashSet::new(), &mut skips).map_err(
-                    |()| FieldPathError::Recursive {
-                        path: field_path.clone(),
+                    |problem| match problem {
+                        PlanProblem::Recursive => FieldPathError::Recursive {
+                            path: field_path.clone(),
+                        },
+                        PlanProblem::MissingNode(key) => missing_node(key),
                     },
                 )?;
                 steps.push(Step {
@@ -234,9 +237,21 @@ fn node(
     schema: &SchemaMut,
     key: SchemaKey,
 ) -> Result<&serde_avro_fast::schema::SchemaNode, FieldPathError> {
-    schema
-        .get(key)
-        .ok_or_else(|| FieldPathError::InvalidSchema(format!("no schema node {}", key.idx())))
+    schema.get(key).ok_or_else(|| missing_node(key))
+}
+
+fn missing_node(key: SchemaKey) -> FieldPathError {
+    FieldPathError::InvalidSchema(format!("no schema node {}", key.idx()))
+}
+
+/// Reason that a value's type cannot be planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlanProblem {
+    /// The type contains itself, so its skips would never end.
+    Recursive,
+    /// The schema refers to a node it does not have. The parser should not produce such a
+    /// schema, so this is reported as an invalid schema.
+    MissingNode(SchemaKey),
 }
 
 fn join(prefix: &str, name: &str) -> String {
@@ -248,15 +263,15 @@ fn join(prefix: &str, name: &str) -> String {
 }
 
 /// Appends how to step over a value of the type at `key`. Records are flattened into their
-/// fields' skips. Fails on a type that contains itself, whose skips would never end.
+/// fields' skips.
 fn plan_value(
     schema: &SchemaMut,
     key: SchemaKey,
     expanding: &mut HashSet<SchemaKey>,
     skips: &mut Vec<Skip>,
-) -> Result<(), ()> {
+) -> Result<(), PlanProblem> {
     let Some(node) = schema.get(key) else {
-        return Err(());
+        return Err(PlanProblem::MissingNode(key));
     };
     match &node.type_ {
         RegularType::Null => {}
@@ -287,7 +302,7 @@ fn plan_value(
         }
         RegularType::Record(record) => {
             if !expanding.insert(key) {
-                return Err(());
+                return Err(PlanProblem::Recursive);
             }
             for field in &record.fields {
                 plan_value(schema, field.type_, expanding, skips)?;

@@ -58,6 +58,10 @@ struct Args {
     json: PathBuf,
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Leave the run's topics (prefix `bench-<run id>.`) on the broker. A complete run deletes
+    /// them otherwise; a failed run always leaves them for inspection.
+    #[arg(long)]
+    keep_topics: bool,
 }
 
 #[tokio::main]
@@ -80,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
             .work_dir
             .unwrap_or_else(|| temporary.path().to_path_buf()),
         seed: args.seed,
+        keep_topics: args.keep_topics,
     };
     let report = run(&options).await?;
     println!("{}", report.to_markdown());

@@ -1,7 +1,9 @@
 //! The end-to-end pipeline benchmark: one run against a real broker that measures each stage
 //! beside its physical reference, so the figures can be compared as ratios on a noisy machine.
 //!
-//! Every run uses topics under a prefix of its own, so runs never see each other's records.
+//! Every run uses topics under a prefix of its own, so runs never see each other's records. A
+//! complete run deletes them unless `keep_topics` is set, and a failed run keeps them for
+//! inspection.
 //! The components run as release `alpr` processes started from the binary given in the
 //! options; the harness only generates load, counts and times.
 
@@ -12,6 +14,11 @@ pub mod report;
 pub mod workload;
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
 
 use alpr_platform::KafkaSettings;
 
@@ -44,6 +51,8 @@ pub struct BenchOptions {
     /// Folder for configuration, state and logs of this run.
     pub work_dir: PathBuf,
     pub seed: u64,
+    /// Whether a complete run leaves its topics on the broker instead of deleting them.
+    pub keep_topics: bool,
 }
 
 impl BenchOptions {
@@ -144,10 +153,58 @@ pub async fn run(options: &BenchOptions) -> anyhow::Result<Report> {
         retention,
     };
     let targets = report::check_targets(&figures);
+    if options.keep_topics {
+        tracing::info!(prefix = %kafka.topic_prefix, "topics of the run kept");
+    } else {
+        let deleted = delete_run_topics(&kafka).await?;
+        tracing::info!(prefix = %kafka.topic_prefix, deleted, "topics of the run deleted");
+    }
     Ok(Report {
         started_at,
         machine: report::Machine::this(),
         figures,
         targets,
     })
+}
+
+/// Deletes every topic whose name starts with the run's prefix, the ingest phase's included, and
+/// returns how many there were.
+async fn delete_run_topics(kafka: &KafkaSettings) -> anyhow::Result<usize> {
+    let admin: AdminClient<DefaultClientContext> = kafka.client_config().create()?;
+    let prefix = kafka.topic_prefix.clone();
+    // An empty prefix would name every topic of the broker.
+    anyhow::ensure!(
+        !prefix.is_empty(),
+        "the run has no topic prefix, so no topic is deleted"
+    );
+    let names: Vec<String> = tokio::task::block_in_place(|| {
+        admin
+            .inner()
+            .fetch_metadata(None, Duration::from_secs(10))
+            .map(|metadata| {
+                metadata
+                    .topics()
+                    .iter()
+                    .map(|topic| topic.name().to_owned())
+                    .filter(|name| name.starts_with(&prefix))
+                    .collect()
+            })
+    })
+    .context("listing the run's topics failed")?;
+
+    if names.is_empty() {
+        return Ok(0);
+    }
+    let topics: Vec<&str> = names.iter().map(String::as_str).collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    for result in admin
+        .delete_topics(&topics, &options)
+        .await
+        .context("deleting the run's topics failed")?
+    {
+        if let Err((topic, code)) = result {
+            anyhow::bail!("deleting topic {topic} failed: {code}");
+        }
+    }
+    Ok(names.len())
 }

@@ -101,7 +101,7 @@ fn lookup_buckets() -> Vec<f64> {
 pub static MATCH_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
     register_histogram!(
         "alpr_matcher_match_duration_seconds",
-        "Time to decode one read's plate, check it against the hotlist index and decide on its alerts, timed for one read in 16",
+        "Time to decode one read's plate, check it against the hotlist index and decide on its alerts, timed for one read in 16; reads looked up as a group share the group's lookup time equally",
         lookup_buckets()
     )
     .expect("metric registers once")

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 use futures::future::{join_all, FutureExt};
 use futures::StreamExt;
 use rdkafka::consumer::{
-    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, MessageStream, Rebalance, StreamConsumer,
 };
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
@@ -108,8 +108,12 @@ const ALERT_HISTORY_TIMEOUT: Duration = Duration::from_secs(120);
 /// A batch that ends early for an alert lasts at least the commit interval divided by this.
 const EARLY_BATCH_DIVISOR: u32 = 4;
 
-/// One read in this many has its match duration timed; see `handle_batch`.
+/// One read in this many has its match duration timed; see `ReadsLoop::match_read`.
 const MATCH_TIMING_SAMPLE: i64 = 16;
+
+/// Maximum number of reads matched as one group: reads that had already arrived when the first
+/// of them was received, looked up in the hotlist together (see `ReadsLoop::match_reads`).
+const LOOKUP_GROUP_MAX: usize = 16;
 
 /// How often suppression keys past their window are dropped.
 const SUPPRESSION_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
@@ -502,7 +506,7 @@ impl ReadsLoop {
         if pending.is_none() || self.settings.delivery == Delivery::AtLeastOnce {
             self.start_sending(&mut batch)?;
         }
-        let mut recent_alert = self.match_read(&first, &mut batch)? && self.is_recent(&first);
+        let mut recent_alert = self.match_reads(std::slice::from_ref(&first), &mut batch)?;
         // One timer, one shutdown listener and one message stream for the whole batch. Made
         // anew for each read, they would register and unregister a waker per read, under a
         // lock each time: about 3 % of the matcher's samples in a profile of a drain.
@@ -518,6 +522,7 @@ impl ReadsLoop {
         let shortest = tokio::time::sleep_until(shortest_end);
         tokio::pin!(shortest);
         let mut carried = None;
+        let mut arrived = Vec::with_capacity(LOOKUP_GROUP_MAX);
         while batch.reads < self.settings.batch_max_reads {
             // The clock is read only once an alert is waiting, not for every read.
             let received = if recent_alert && tokio::time::Instant::now() >= shortest_end {
@@ -549,8 +554,15 @@ impl ReadsLoop {
                         carried = Some(message);
                         break;
                     }
-                    let alerted = self.match_read(&message, &mut batch)?;
-                    recent_alert |= alerted && self.is_recent(&message);
+                    arrived.push(message);
+                    let room = (self.settings.batch_max_reads - batch.reads).min(LOOKUP_GROUP_MAX);
+                    let must_end =
+                        self.take_arrived(&mut reads, &mut arrived, room, &mut carried)?;
+                    recent_alert |= self.match_reads(&arrived, &mut batch)?;
+                    arrived.clear();
+                    if must_end {
+                        break;
+                    }
                 }
                 Err(error) => {
                     tracing::warn!(%error, "receiving a read failed, ending the batch early");
@@ -579,6 +591,62 @@ impl ReadsLoop {
         Ok(())
     }
 
+    /// Moves reads that have already arrived into `arrived`, without waiting, until it contains
+    /// `room` reads. Returns whether the batch has to end after them: because a read arrived
+    /// after the assignment changed, which is put in `carried`, or because receiving failed.
+    fn take_arrived<'c>(
+        &self,
+        reads: &mut MessageStream<'c, ReadsConsumerContext>,
+        arrived: &mut Vec<BorrowedMessage<'c>>,
+        room: usize,
+        carried: &mut Option<BorrowedMessage<'c>>,
+    ) -> Result<bool, ReadsLoopError> {
+        while arrived.len() < room {
+            let Some(received) = reads.next().now_or_never() else {
+                return Ok(false);
+            };
+            match received.ok_or(ReadsLoopError::StreamEnded)? {
+                // The rebalance callback runs while the stream is polled, so the flag can only
+                // have changed with this read.
+                Ok(message) if self.assignment_changed.load(Ordering::SeqCst) => {
+                    *carried = Some(message);
+                    return Ok(true);
+                }
+                Ok(message) => arrived.push(message),
+                Err(error) => {
+                    tracing::warn!(%error, "receiving a read failed, ending the batch early");
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// Matches `messages` in order, after looking all their plates up together, and adds their
+    /// alerts to `batch`. Returns whether an alert was sent for a recent read.
+    fn match_reads(
+        &self,
+        messages: &[BorrowedMessage<'_>],
+        batch: &mut MatchedBatch,
+    ) -> Result<bool, ReadsLoopError> {
+        let payloads: Vec<Option<&[u8]>> = messages.iter().map(Message::payload).collect();
+        // The group's lookups share one clock reading, so a timed read is given an equal share
+        // of it.
+        let timed = messages
+            .iter()
+            .any(|message| message.offset() % MATCH_TIMING_SAMPLE == 0);
+        let started = timed.then(Instant::now);
+        let lookups = self.look_up_all(&payloads)?;
+        let lookup_share = started
+            .map(|started| started.elapsed() / u32::try_from(messages.len()).unwrap_or(u32::MAX));
+        let mut recent_alert = false;
+        for (message, lookup) in messages.iter().zip(lookups) {
+            let alerted = self.match_read(message, lookup, lookup_share, batch)?;
+            recent_alert |= alerted && self.is_recent(message);
+        }
+        Ok(recent_alert)
+    }
+
     /// Returns whether `message` reached Kafka less than one commit interval ago, going by
     /// its timestamp and this host's clock.
     fn is_recent(&self, message: &BorrowedMessage<'_>) -> bool {
@@ -589,11 +657,14 @@ impl ReadsLoop {
         age_ms < i64::try_from(self.settings.commit_interval_ms).unwrap_or(i64::MAX)
     }
 
-    /// Matches one read and adds the alerts it produces, or suppresses, to `batch`. Returns
-    /// whether an alert was sent.
+    /// Matches one read, already looked up (`None` for a tombstone), and adds the alerts it
+    /// produces, or suppresses, to `batch`. `lookup_share` is the read's share of its group's
+    /// lookup time, when the group was timed. Returns whether an alert was sent.
     fn match_read(
         &self,
         message: &BorrowedMessage<'_>,
+        lookup: Option<LookUp>,
+        lookup_share: Option<Duration>,
         batch: &mut MatchedBatch,
     ) -> Result<bool, ReadsLoopError> {
         batch.reads += 1;
@@ -601,20 +672,22 @@ impl ReadsLoop {
             .next_offsets
             .advance(message.partition(), message.offset() + 1);
         // A tombstone is a deleted read, which the retention worker wrote.
-        let Some(payload) = message.payload() else {
+        let Some(lookup) = lookup else {
             return Ok(false);
         };
         READS.inc();
         // Reading the clock cost about as much as a lookup in a profile, so one read in
         // MATCH_TIMING_SAMPLE is timed. It is picked by offset, which is unrelated to the
         // plate, so the histogram keeps the shape of the whole.
-        let started = (message.offset() % MATCH_TIMING_SAMPLE == 0).then(Instant::now);
-        let observe = |started: Option<Instant>| {
-            if let Some(started) = started {
-                MATCH_SECONDS.observe(started.elapsed().as_secs_f64());
+        let started = lookup_share
+            .filter(|_| message.offset() % MATCH_TIMING_SAMPLE == 0)
+            .map(|share| (Instant::now(), share));
+        let observe = |started: Option<(Instant, Duration)>| {
+            if let Some((started, share)) = started {
+                MATCH_SECONDS.observe((started.elapsed() + share).as_secs_f64());
             }
         };
-        let (read, candidates) = match self.look_up(payload)? {
+        let (read, candidates) = match lookup {
             LookUp::Candidates(read, candidates) => (*read, candidates),
             LookUp::NoMatch => {
                 observe(started);
@@ -740,6 +813,30 @@ impl ReadsLoop {
         })
     }
 
+    /// Looks the reads of `payloads` up in the hotlist, in order, `None` standing for a
+    /// tombstone. Plates written with the current schema are looked up together; the others
+    /// take [`Self::look_up`] one by one.
+    fn look_up_all(&self, payloads: &[Option<&[u8]>]) -> Result<Vec<Option<LookUp>>, StoreError> {
+        let plates: Vec<Option<&str>> = payloads
+            .iter()
+            .map(|payload| payload.and_then(|payload| normalised_plate_of(payload).ok().flatten()))
+            .collect();
+        let current: Vec<&str> = plates.iter().flatten().copied().collect();
+        let mut found = self.store.entries_for_reads(&current)?.into_iter();
+        let mut lookups = Vec::with_capacity(payloads.len());
+        for (payload, plate) in payloads.iter().zip(&plates) {
+            let lookup = match (payload, plate) {
+                (None, _) => None,
+                (Some(payload), Some(_)) => {
+                    Some(resolve(payload, None, found.next().unwrap_or_default()))
+                }
+                (Some(payload), None) => Some(self.look_up(payload)?),
+            };
+            lookups.push(lookup);
+        }
+        Ok(lookups)
+    }
+
     /// Looks a read's plate up in the hotlist. Only the plate is decoded first; the whole read
     /// is decoded only for the few reads some entry can match. A read that cannot be decoded is
     /// an outcome, not an error, because it is skipped; a failed store read stops the loop.
@@ -759,14 +856,23 @@ impl ReadsLoop {
                 Err(error) => return Ok(LookUp::Undecodable(error)),
             },
         };
-        if candidates.is_empty() {
-            return Ok(LookUp::NoMatch);
-        }
-        let read = match read.map_or_else(|| decode(payload), Ok) {
-            Ok(read) => read,
-            Err(error) => return Ok(LookUp::Undecodable(error)),
-        };
-        Ok(LookUp::Candidates(Box::new(read), candidates))
+        Ok(resolve(payload, read, candidates))
+    }
+}
+
+/// Completes a lookup of the read in `payload`, whose plate found `candidates`: decodes the
+/// whole read, unless `read` is that already, when some entry can match.
+fn resolve(
+    payload: &[u8],
+    read: Option<CameraRead>,
+    candidates: Vec<(HotlistEntry, PlateMatch)>,
+) -> LookUp {
+    if candidates.is_empty() {
+        return LookUp::NoMatch;
+    }
+    match read.map_or_else(|| decode(payload), Ok) {
+        Ok(read) => LookUp::Candidates(Box::new(read), candidates),
+        Err(error) => LookUp::Undecodable(error),
     }
 }
 

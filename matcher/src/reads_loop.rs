@@ -565,7 +565,7 @@ impl ReadsLoop {
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "receiving a read failed, ending the batch early");
+                    warn_receive_failed(&error);
                     break;
                 }
             }
@@ -614,7 +614,7 @@ impl ReadsLoop {
                 }
                 Ok(message) => arrived.push(message),
                 Err(error) => {
-                    tracing::warn!(%error, "receiving a read failed, ending the batch early");
+                    warn_receive_failed(&error);
                     return Ok(true);
                 }
             }
@@ -956,6 +956,11 @@ fn record_committed(outcome: &BatchOutcome, committed_at: chrono::DateTime<chron
         CAPTURE_TO_ALERT_SECONDS.observe(seconds_between(alert.read.captured_at, now));
         RECEIVE_TO_ALERT_SECONDS.observe(seconds_between(alert.read.received_at, now));
     }
+}
+
+/// Logs a read that could not be received. Both callers end the batch after it.
+fn warn_receive_failed(error: &KafkaError) {
+    tracing::warn!(%error, "receiving a read failed, ending the batch early");
 }
 
 fn seconds_between(from_micros: i64, to_micros: i64) -> f64 {

@@ -814,54 +814,54 @@ impl ReadsLoop {
     }
 
     /// Looks the reads of `payloads` up in the hotlist, in order, `None` standing for a
-    /// tombstone. Plates written with the current schema are looked up together; the others
-    /// take [`Self::look_up`] one by one.
+    /// tombstone. Only the plate is decoded first, and plates written with the current schema
+    /// are looked up together. The whole read is decoded only for the few reads some entry can
+    /// match. A read that cannot be decoded is an outcome, not an error, because it is skipped.
+    /// A failed store read stops the loop.
     fn look_up_all(&self, payloads: &[Option<&[u8]>]) -> Result<Vec<Option<LookUp>>, StoreError> {
-        let plates: Vec<Option<&str>> = payloads
+        // Each payload beside its plate, or the error that kept the plate from being read.
+        let plates: Vec<_> = payloads
             .iter()
-            .map(|payload| payload.and_then(|payload| normalised_plate_of(payload).ok().flatten()))
+            .map(|payload| payload.map(|payload| (payload, normalised_plate_of(payload))))
             .collect();
-        let current: Vec<&str> = plates.iter().flatten().copied().collect();
+        let current: Vec<&str> = plates
+            .iter()
+            .filter_map(|plate| match plate {
+                Some((_, Ok(Some(plate)))) => Some(*plate),
+                _ => None,
+            })
+            .collect();
+        // One list of entries per plate of `current`, in the same order.
         let mut found = self.store.entries_for_reads(&current)?.into_iter();
         let mut lookups = Vec::with_capacity(payloads.len());
-        for (payload, plate) in payloads.iter().zip(&plates) {
-            let lookup = match (payload, plate) {
-                (None, _) => None,
-                (Some(payload), Some(_)) => {
+        for plate in plates {
+            let lookup = match plate {
+                None => None,
+                Some((payload, Ok(Some(_)))) => {
                     Some(resolve(payload, None, found.next().unwrap_or_default()))
                 }
-                (Some(payload), None) => Some(self.look_up(payload)?),
+                Some((payload, Ok(None))) => Some(self.look_up_older(payload)?),
+                Some((_, Err(error))) => Some(LookUp::Undecodable(error)),
             };
             lookups.push(lookup);
         }
         Ok(lookups)
     }
 
-    /// Looks a read's plate up in the hotlist. Only the plate is decoded first; the whole read
-    /// is decoded only for the few reads some entry can match. A read that cannot be decoded is
-    /// an outcome, not an error, because it is skipped; a failed store read stops the loop.
-    fn look_up(&self, payload: &[u8]) -> Result<LookUp, StoreError> {
-        let plate = match normalised_plate_of(payload) {
-            Ok(plate) => plate,
-            Err(error) => return Ok(LookUp::Undecodable(error)),
-        };
-        let (read, candidates) = match plate {
-            Some(plate) => (None, self.store.entries_for_read(plate)?),
-            // Written with an older schema: the full decode resolves it.
-            None => match decode::<CameraRead>(payload) {
-                Ok(read) => {
-                    let candidates = self.store.entries_for_read(&read.plate.normalised)?;
-                    (Some(read), candidates)
-                }
-                Err(error) => return Ok(LookUp::Undecodable(error)),
-            },
-        };
-        Ok(resolve(payload, read, candidates))
+    /// Looks up a read written with an older schema, whose plate only the full decode finds.
+    fn look_up_older(&self, payload: &[u8]) -> Result<LookUp, StoreError> {
+        match decode::<CameraRead>(payload) {
+            Ok(read) => {
+                let candidates = self.store.entries_for_read(&read.plate.normalised)?;
+                Ok(resolve(payload, Some(read), candidates))
+            }
+            Err(error) => Ok(LookUp::Undecodable(error)),
+        }
     }
 }
 
-/// Completes a lookup of the read in `payload`, whose plate found `candidates`: decodes the
-/// whole read, unless `read` is that already, when some entry can match.
+/// Completes the lookup of the read in `payload`, whose plate found `candidates`. When some
+/// entry can match, the whole read is decoded, unless `read` is already the decoded read.
 fn resolve(
     payload: &[u8],
     read: Option<CameraRead>,

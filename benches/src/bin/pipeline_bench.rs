@@ -58,8 +58,8 @@ struct Args {
     json: PathBuf,
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Leave the run's topics (prefix `bench-<run id>.`) on the broker. A complete run deletes
-    /// them otherwise; a failed run always leaves them for inspection.
+    /// Leave the run's topics (prefix `bench-<run id>.`) on the broker. Without this flag a
+    /// complete run deletes them, and a failed run always leaves them for inspection.
     #[arg(long)]
     keep_topics: bool,
 }
